@@ -1,0 +1,24 @@
+# Each target sets itself up on a fresh machine (creates .venv, installs) and is fast
+# when everything is already installed.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.modelver-installed
+
+.PHONY: setup demo test bench docs manifest clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/weights.txt scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+
+demo: $(STAMP)
+	$(VENV)/bin/modelver demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+manifest: $(STAMP)
+	$(PY) -m modelver._manifest_build --write
+
+clean:
+	rm -rf $(VENV) .pytest_cache output

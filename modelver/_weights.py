@@ -1,0 +1,186 @@
+"""``Weights`` (one released file and what it means) and ``WeightsEnum`` (all of a builder's).
+
+The design is torchvision's multi-weight API: a builder takes ``weights=`` one member of
+its enum; the member carries the file's location, the preprocessing constructor and the
+meta (categories, metrics, recipe, ...). On top of torchvision's: a full ``sha256``,
+ordered ``mirrors``, and a ``state_dict_adapter`` for checkpoints made by another codebase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import warnings
+from enum import Enum
+from functools import partial
+from typing import Any, Callable, Mapping
+
+from .errors import UnknownWeightsError
+
+__all__ = ["Weights", "WeightsEnum"]
+
+
+@dataclasses.dataclass(eq=False)
+class Weights:
+    """One pre-trained weights file and everything needed to use it.
+
+    Args:
+        url: where the file is: ``https://...``, ``hf://org/repo@revision/file``,
+            ``pkg://distribution/path/in/package``, ``file://...`` or a local path.
+        transforms: a constructor (usually a ``functools.partial``) of the preprocessing
+            the weights were evaluated with; called lazily, by ``weights.transforms()``.
+        meta: facts about the weights (categories, metrics, num_params, recipe, license...).
+        sha256: the file's full hex digest; empty only for third-party files whose
+            digest is unknown (then a hash prefix in the file name is checked, if any).
+        mirrors: other locations of the same file, tried in order after ``url``.
+        state_dict_adapter: converts the checkpoint's keys to the builder's module names.
+    """
+
+    url: str
+    transforms: Callable[..., Any]
+    meta: dict[str, Any]
+    sha256: str = ""
+    mirrors: tuple[str, ...] = ()
+    state_dict_adapter: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        self.mirrors = tuple(self.mirrors)
+        if self.sha256 and (len(self.sha256) != 64 or not _is_hex(self.sha256)):
+            raise ValueError(
+                f"Weights for {self.url!r}: sha256 must be the full 64-character hex digest, "
+                f"got {self.sha256!r}. Compute it with `sha256sum FILE`, or leave it empty."
+            )
+        self.sha256 = self.sha256.lower()
+
+    def __eq__(self, other: object) -> bool:
+        # Enum lookups (copy, pickle, aliasing of DEFAULT) compare values. A partial is
+        # only equal to itself, so compare partials by what they would call.
+        if not isinstance(other, Weights):
+            return NotImplemented
+        return (
+            self.url == other.url
+            and self.meta == other.meta
+            and self.sha256 == other.sha256
+            and self.mirrors == other.mirrors
+            and self.state_dict_adapter == other.state_dict_adapter
+            and _same_callable(self.transforms, other.transforms)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable meta: not hashable, like torchvision's
+
+    def get_state_dict(self, progress: bool = True, **kwargs: Any) -> dict[str, Any]:
+        """Fetch (or find in the cache), verify and load the file; see :func:`modelver.store.load_state_dict`."""
+        from .store import load_state_dict
+
+        return load_state_dict(self, progress=progress, **kwargs)
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _same_callable(a: Any, b: Any) -> bool:
+    if isinstance(a, partial) and isinstance(b, partial):
+        return a.func == b.func and a.args == b.args and a.keywords == b.keywords
+    return a == b
+
+
+class WeightsEnum(Enum):
+    """Base class of every builder's weights enum; each member's value is a :class:`Weights`.
+
+    ``X_Weights.DEFAULT`` is an alias of the best member. Members survive ``copy``,
+    ``deepcopy`` and ``pickle`` as the same object (``is``).
+    """
+
+    @classmethod
+    def verify(cls, obj: Any) -> Any:
+        """Turn what a user passed as ``weights=`` into a member of this enum.
+
+        Accepts ``None``, a member, a :class:`Weights` value (custom weights), or a name:
+        ``"DEFAULT"``, ``"IMAGENET1K_V1"`` or ``"X_Weights.IMAGENET1K_V1"``.
+        """
+        if obj is None or isinstance(obj, (cls, Weights)):
+            return obj
+        if isinstance(obj, str):
+            return cls._from_name(obj)
+        raise TypeError(
+            f"Invalid Weight class provided; expected {cls.__name__} but received {obj.__class__.__name__}."
+        )
+
+    @classmethod
+    def _from_name(cls, name: str) -> "WeightsEnum":
+        prefix, dot, member = name.strip().rpartition(".")
+        if dot and prefix != cls.__name__:
+            raise UnknownWeightsError(
+                f"{name!r} names weights of {prefix!r}, not {cls.__name__}. "
+                f"Valid names: {', '.join(cls.__members__)}."
+            )
+        try:
+            return cls.__members__[member]
+        except KeyError:
+            close = difflib.get_close_matches(member.upper(), list(cls.__members__), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownWeightsError(
+                f"Unknown weights {member!r} for {cls.__name__}.{hint} "
+                f"Valid names: {', '.join(cls.__members__)}."
+            ) from None
+
+    def get_state_dict(self, progress: bool = True, **kwargs: Any) -> dict[str, Any]:
+        """Fetch, verify and load this entry's file as a state_dict (keys adapted)."""
+        self.warn_if_deprecated()
+        return self.value.get_state_dict(progress=progress, **kwargs)
+
+    def warn_if_deprecated(self) -> None:
+        """Warn once per call site if meta marks this entry deprecated, naming its replacement."""
+        note = self.meta.get("_deprecated")
+        if note:
+            warnings.warn(f"{self!r} is deprecated: {note}", FutureWarning, stacklevel=3)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}.{self._name_}"
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # Pickle by name: survives a change of meta or transforms between save and load.
+        return getattr, (self.__class__, self._name_)
+
+    @property
+    def url(self) -> str:
+        return self.value.url
+
+    @property
+    def transforms(self) -> Callable[..., Any]:
+        return self.value.transforms
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.value.meta
+
+    @property
+    def sha256(self) -> str:
+        return self.value.sha256
+
+    @property
+    def mirrors(self) -> tuple[str, ...]:
+        return self.value.mirrors
+
+    @property
+    def state_dict_adapter(self) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        return self.value.state_dict_adapter
+
+
+def weights_label(weights: Weights | WeightsEnum | None) -> str:
+    """How to name a weights value in messages and manifests."""
+    if weights is None:
+        return "None"
+    if isinstance(weights, WeightsEnum):
+        return repr(weights)
+    return f"Weights(url={weights.url!r})"
+
+
+def member_names(enum: type[WeightsEnum]) -> Mapping[str, WeightsEnum]:
+    """Names → members, aliases (``DEFAULT``) included."""
+    return enum.__members__

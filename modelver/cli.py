@@ -1,0 +1,158 @@
+"""The ``modelver`` command: list, inspect and run the registered models.
+
+Every failure prints one line (``modelver: error: ...``) and exits non-zero;
+``MODELVER_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+import textwrap
+from typing import Any, Callable, Sequence
+
+from .errors import ModelverError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
+    return fn
+
+
+@command
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import list_models
+
+    names = list_models(include=args.pattern)
+    if not names:
+        raise ModelverError(f"No model matches {args.pattern!r}. Run `modelver list` to see them all.")
+    print("\n".join(names))
+    return 0
+
+
+def _short(value: Any, width: int = 100) -> str:
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        head = ", ".join(map(str, value[:4]))
+        return f"{len(value)} items: {head}, ..."
+    return textwrap.shorten(str(value), width=width, placeholder=" ...")
+
+
+def describe_weights(enum: Any) -> list[str]:
+    """Lines describing each entry of a weights enum (DEFAULT marked), for ``info``."""
+    lines = []
+    default = enum.__members__.get("DEFAULT")
+    for name, member in enum.__members__.items():
+        if name != member.name:
+            continue  # an alias: shown through the mark on its target
+        mark = "  (DEFAULT)" if member is default else ""
+        lines.append(f"  {enum.__name__}.{name}{mark}")
+        lines.append(f"    url: {member.url}")
+        for mirror in member.mirrors:
+            lines.append(f"    mirror: {mirror}")
+        lines.append(f"    sha256: {member.sha256 or '(unknown; checked by file-name prefix if any)'}")
+        for key, value in member.meta.items():
+            lines.append(f"    {key}: {_short(value)}")
+    return lines
+
+
+@command
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import get_model_builder, get_model_weights
+
+    builder = get_model_builder(args.name)
+    doc = inspect.getdoc(builder) or ""
+    print(f"{args.name}{inspect.signature(builder)}")
+    print(f"  module: {inspect.unwrap(builder).__module__}")
+    if doc:
+        print(f"  {doc.splitlines()[0]}")
+    try:
+        enum = get_model_weights(builder)
+    except ModelverError:
+        print("weights: none (this builder has no pre-trained weights)")
+        return 0
+    print(f"weights: {enum.__name__}")
+    print("\n".join(describe_weights(enum)))
+    return 0
+
+
+@command
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import get_model_builder, get_model_weights
+    from .predict import classify, load_image
+
+    builder = get_model_builder(args.name)
+    weights = get_model_weights(builder).verify(args.weights)
+    if "categories" not in weights.meta or weights.meta.get("task", "image_classification") != "image_classification":
+        raise ModelverError(f"`modelver predict` classifies images; {args.name} is a {weights.meta.get('task')} model.")
+    image = load_image(args.image)
+    model = builder(weights=weights, progress=not args.quiet).eval()
+    print(f"{args.name} ({weights!r}) on {args.image}:")
+    for label, prob in classify(model, weights, image, args.topk):
+        print(f"  {prob:7.2%}  {label}")
+    return 0
+
+
+@command
+def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from .models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
+    from .predict import classify, sample_image
+
+    weights = EfficientNet_Lite0_Weights.DEFAULT
+    start = time.perf_counter()
+    model = efficientnet_lite0(weights=weights).eval()
+    print(f"efficientnet_lite0 with {weights!r} built in {time.perf_counter() - start:.2f} s "
+          f"(weights from {weights.url})")
+    for name in ("chelsea", "coffee"):
+        print(f"\n{name} (scikit-image sample photo): top-5")
+        for label, prob in classify(model, weights, sample_image(name), 5):
+            print(f"  {prob:7.2%}  {label}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(prog="modelver", description="Versioned pre-trained models for PyTorch.")
+    parser.add_argument("--version", action="version", version=f"modelver {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the registered models (fnmatch PATTERN, e.g. 'resnet*')")
+    p.add_argument("pattern", nargs="?", default=None)
+
+    p = sub.add_parser("info", help="a builder's signature and every weights entry with its meta")
+    p.add_argument("name")
+
+    p = sub.add_parser("predict", help="classify an image with a model's weights")
+    p.add_argument("name")
+    p.add_argument("image")
+    p.add_argument("--weights", default="DEFAULT", help="weights entry name (default: DEFAULT)")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--quiet", action="store_true", help="no download progress bar")
+
+    sub.add_parser("demo", help="classify scikit-image's sample photos with EfficientNet-Lite0")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ModelverError, TypeError, ValueError, OSError) as exc:
+        if os.environ.get("MODELVER_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"modelver: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("modelver: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

