@@ -1,31 +1,17 @@
-"""The ``modelver`` command: list, inspect and run the registered models.
-
-Every failure prints one line (``modelver: error: ...``) and exits non-zero;
-``MODELVER_DEBUG=1`` shows the traceback instead.
-"""
+"""Core commands: list, info, predict, demo."""
 
 from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import sys
 import textwrap
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from .errors import ModelverError
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+from ..errors import ModelverError
 
 
-def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
-    return fn
-
-
-@command
 def cmd_list(args: argparse.Namespace) -> int:
-    from . import list_models
+    from .. import list_models
 
     names = list_models(include=args.pattern)
     if not names:
@@ -59,9 +45,8 @@ def describe_weights(enum: Any) -> list[str]:
     return lines
 
 
-@command
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import get_model_builder, get_model_weights
+    from .. import get_model_builder, get_model_weights
 
     builder = get_model_builder(args.name)
     doc = inspect.getdoc(builder) or ""
@@ -79,10 +64,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def cmd_predict(args: argparse.Namespace) -> int:
-    from . import get_model_builder, get_model_weights
-    from .predict import classify, load_image
+    from .. import get_model_builder, get_model_weights
+    from ..predict import classify, load_image
 
     builder = get_model_builder(args.name)
     weights = get_model_weights(builder).verify(args.weights)
@@ -96,12 +80,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
-    from .models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
-    from .predict import classify, sample_image
+    from ..models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
+    from ..predict import classify, sample_image
 
     weights = EfficientNet_Lite0_Weights.DEFAULT
     start = time.perf_counter()
@@ -115,18 +98,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ._version import __version__
-
-    parser = argparse.ArgumentParser(prog="modelver", description="Versioned pre-trained models for PyTorch.")
-    parser.add_argument("--version", action="version", version=f"modelver {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(sub: Any) -> None:
     p = sub.add_parser("list", help="list the registered models (fnmatch PATTERN, e.g. 'resnet*')")
     p.add_argument("pattern", nargs="?", default=None)
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="a builder's signature and every weights entry with its meta")
     p.add_argument("name")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("predict", help="classify an image with a model's weights")
     p.add_argument("name")
@@ -134,25 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="DEFAULT", help="weights entry name (default: DEFAULT)")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--quiet", action="store_true", help="no download progress bar")
+    p.set_defaults(func=cmd_predict)
 
-    sub.add_parser("demo", help="classify scikit-image's sample photos with EfficientNet-Lite0")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except (ModelverError, TypeError, ValueError, OSError) as exc:
-        if os.environ.get("MODELVER_DEBUG"):
-            raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"modelver: error: {message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("modelver: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p = sub.add_parser("demo", help="classify scikit-image's sample photos with EfficientNet-Lite0")
+    p.set_defaults(func=cmd_demo)

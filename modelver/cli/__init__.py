@@ -1,0 +1,62 @@
+"""The ``modelver`` command.
+
+Commands live in modules that each expose ``register(subparsers)``: the built-in ones in
+this package, others (the ``export`` package's ``export`` and ``run``) through the
+``modelver.commands`` entry-point group, so that modelver never imports them.
+
+Every failure prints one line (``modelver: error: ...``) and exits non-zero;
+``MODELVER_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from importlib import metadata
+from typing import Any, Sequence
+
+from ..errors import ModelverError
+
+BUILTIN = ("core",)
+ENTRY_POINT_GROUP = "modelver.commands"
+
+
+def _command_modules() -> list[Any]:
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in BUILTIN]
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            modules.append(entry.load())
+        except ImportError as exc:  # a plugin whose dependencies are missing must not break the rest
+            print(f"modelver: warning: commands from {entry.value} unavailable ({exc})", file=sys.stderr)
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .._version import __version__
+
+    parser = argparse.ArgumentParser(prog="modelver", description="Versioned pre-trained models for PyTorch.")
+    parser.add_argument("--version", action="version", version=f"modelver {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _command_modules():
+        module.register(sub)
+    return parser
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ModelverError, TypeError, ValueError, OSError, RuntimeError) as exc:
+        if os.environ.get("MODELVER_DEBUG"):
+            raise
+        print(f"modelver: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("modelver: interrupted", file=sys.stderr)
+        return 130
