@@ -59,3 +59,32 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.update(extra)
     return env
+
+
+class FaultReport:
+    """Counts per class of fault (tried / handled / lost), printed at the end of the run."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[int]] = {}
+
+    def record(self, fault: str, handled: bool, lost: bool = False) -> None:
+        row = self.rows.setdefault(fault, [0, 0, 0])
+        row[0] += 1
+        row[1] += bool(handled)
+        row[2] += bool(lost)
+
+
+_FAULTS = FaultReport()
+
+
+@pytest.fixture
+def fault_report() -> FaultReport:
+    return _FAULTS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _FAULTS.rows:
+        return
+    terminalreporter.section("fault summary")
+    for fault, (tried, handled, lost) in sorted(_FAULTS.rows.items()):
+        terminalreporter.write_line(f"{fault:<40} tried {tried:>3}  handled {handled:>3}  lost {lost:>3}")

@@ -189,35 +189,6 @@ def test_all_locations_failing_names_each(server: FileServer) -> None:
     assert "/a/x.pth" in str(info.value) and "/b/y.pth" in str(info.value)
 
 
-CONCURRENT = """
-import sys, hashlib
-from modelver import Weights
-from modelver.store import load_state_dict
-from modelver.transforms import ImageClassification
-w = Weights(url=sys.argv[1], sha256=sys.argv[2], transforms=ImageClassification, meta={})
-sd = load_state_dict(w, progress=False)
-print(hashlib.sha256(sd['weight'].numpy().tobytes()).hexdigest())
-"""
-
-
-def test_processes_loading_at_once_download_once(server: FileServer, isolated_caches: Path) -> None:
-    _, data = serialized_state_dict(size=400)
-    server.files["/w/shared.pth"] = data
-    server.delay_per_chunk = 0.05  # keep the first download going while the others start
-    env = subprocess_env(TORCH_HOME=str(isolated_caches / "torch"))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT, server.url("/w/shared.pth"), sha256(data)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )
-        for _ in range(4)
-    ]
-    outputs = [p.communicate(timeout=180) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outputs]
-    assert server.requests["/w/shared.pth"] == 1
-    assert len({out.strip() for out, _ in outputs}) == 1
-
-
 def test_pkg_source_finds_a_file_in_an_installed_distribution() -> None:
     from importlib import metadata
 

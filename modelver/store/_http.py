@@ -12,12 +12,15 @@ and does not notice a connection closed before ``Content-Length`` bytes arrived.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 from .._version import __version__
 from ..errors import CacheError, DownloadError, IntegrityError, WeightsUnavailableError
@@ -34,23 +37,44 @@ def how_to_place(url: str, path: Path) -> str:
     )
 
 
+_CACHE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)
+
+
 def _cache_error(directory: Path, exc: OSError) -> CacheError:
-    reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EFBIG: "the file size limit is exceeded",
+        errno.EROFS: "it is on a read-only file system",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
     return CacheError(
         f"Cannot write to the weights cache {directory}: {reason}. Free space there, or point "
-        f"{_settings.CACHE_VAR} (or TORCH_HOME) at a writable directory."
+        f"{_settings.CACHE_VAR} (or TORCH_HOME) at a writable directory with room for the file."
     )
 
 
-def _lock(path: Path):  # type: ignore[no-untyped-def]
-    from filelock import FileLock
+@contextlib.contextmanager
+def _locked(path: Path, progress: bool) -> Iterator[None]:
+    """Hold the per-file lock; say so when waiting for another process's download."""
+    from filelock import FileLock, Timeout
 
-    lock_dir = path.parent / ".locks"
     try:
+        lock_dir = path.parent / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_dir / f"{path.name}.lock"))
+        try:
+            lock.acquire(timeout=0.5)
+        except Timeout:
+            if progress:
+                print(f"Waiting for another process downloading {path.name} ...", file=sys.stderr)
+            lock.acquire()
     except OSError as exc:
         raise _cache_error(path.parent, exc) from exc
-    return FileLock(str(lock_dir / f"{path.name}.lock"))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _open_response(url: str, offset: int, timeout: float):  # type: ignore[no-untyped-def]
@@ -71,7 +95,7 @@ def _open_response(url: str, offset: int, timeout: float):  # type: ignore[no-un
 
 def download(url: str, path: Path, *, sha256: str, progress: bool) -> None:
     """Download ``url`` to ``path`` unless another process already did; verify before renaming."""
-    with _lock(path):
+    with _locked(path, progress):
         if path.exists():  # another process finished it while we waited
             return
         partial = path.with_name(path.name + ".incomplete")
@@ -80,10 +104,14 @@ def download(url: str, path: Path, *, sha256: str, progress: bool) -> None:
         except IntegrityError:
             partial.unlink(missing_ok=True)
             raise
+        except DownloadError:
+            raise  # the partial file stays for the next attempt to resume
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
-                raise _cache_error(path.parent, exc) from exc
-            raise
+            if exc.errno not in _CACHE_ERRNOS:
+                raise
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)  # give the space back
+            raise _cache_error(path.parent, exc) from exc
 
 
 def _download_locked(url: str, path: Path, partial: Path, *, sha256: str, progress: bool) -> None:
@@ -108,17 +136,20 @@ def _download_locked(url: str, path: Path, partial: Path, *, sha256: str, progre
             total=expected, initial=offset, disable=not progress, unit="B", unit_scale=True,
             unit_divisor=1024, desc=path.name, leave=False,
         ) as bar:
-            try:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            except (OSError, ValueError) as exc:  # reset, timeout, IncompleteRead
-                raise DownloadError(
-                    f"Download of {url} broke off after {received} bytes ({exc}). The partial file "
-                    f"{partial} is kept; run again to resume."
-                ) from exc
+            while True:
+                try:
+                    chunk = response.read1(_CHUNK)  # what has arrived: progress is written as it comes
+                except (OSError, ValueError) as exc:  # reset, timeout, IncompleteRead
+                    raise DownloadError(
+                        f"Download of {url} broke off after {received} bytes ({exc}). The partial file "
+                        f"{partial} is kept; run again to resume."
+                    ) from exc
+                if not chunk:
+                    break
+                out.write(chunk)  # a full disk raises here: reported as a cache error
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
             out.flush()
             os.fsync(out.fileno())
     if expected is not None and received != expected:

@@ -188,11 +188,23 @@ def apply_mirror(url: str) -> str:
     base = _settings.mirror()
     if base is None or not url.startswith(("http://", "https://")):
         return url
-    return base + urllib.parse.urlparse(url).path
+    try:
+        return base + urllib.parse.urlparse(url).path
+    except ValueError:
+        return url  # malformed: parse() reports it
 
 
 def parse(url: str) -> Source:
-    """The source for a location string."""
+    """The source for a location string; a malformed one raises :class:`SourceError`."""
+    try:
+        return _parse(url)
+    except SourceError:
+        raise
+    except ValueError as exc:  # urllib's own complaints (e.g. "Invalid IPv6 URL")
+        raise SourceError(f"{url!r} is not a valid location: {exc}.") from None
+
+
+def _parse(url: str) -> Source:
     if not isinstance(url, str) or not url.strip():
         raise SourceError(f"A weights location must be a non-empty string, got {url!r}.")
     if url.startswith(("http://", "https://")):
