@@ -81,6 +81,7 @@ class HfSource:
                 self.repo_id,
                 self.filename,
                 revision=self.revision,
+                cache_dir=_settings.hf_cache_dir(),
                 local_files_only=offline or unreachable is not None,
                 library_name="modelver",
                 library_version=__version__,

@@ -9,7 +9,7 @@ their full sha256 is not published (and their names carry no hash prefix).
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
@@ -17,6 +17,9 @@ from ..._registry import register_model
 from ..._weights import Weights, WeightsEnum
 from ._checkpoint_names import pop_checkpoint_name
 from .processing import CHARACTERS, CharacterProcessor, PhonemeProcessor
+
+if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
+    from torchaudio.models import Tacotron2
 
 __all__ = ["Tacotron2_Weights", "tacotron2", "TACOTRON2_PARAMS", "BASE_URL"]
 
@@ -118,7 +121,7 @@ def tacotron2_factory(weights: Any, kwargs: dict[str, Any]) -> Callable[[], Any]
 
 @register_model()
 @handle_legacy_interface(weights=("pretrained", Tacotron2_Weights.CHAR_WAVERNN_LJSPEECH))
-def tacotron2(*, weights: Optional[Tacotron2_Weights] = None, progress: bool = True, **kwargs: Any) -> Any:
+def tacotron2(*, weights: Optional[Tacotron2_Weights] = None, progress: bool = True, **kwargs: Any) -> Tacotron2:
     """Tacotron2 from `Natural TTS Synthesis by Conditioning WaveNet on Mel Spectrogram Predictions
     <https://arxiv.org/abs/1712.05884>`_: symbol ids → 80-band mel spectrogram (``torchaudio.models.Tacotron2``).
 

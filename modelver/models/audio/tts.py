@@ -9,7 +9,7 @@ the pipeline's module names (``tacotron2.*``, ``vocoder.model.*``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface
@@ -18,6 +18,9 @@ from ..._weights import Weights, WeightsEnum
 from .processing import CharacterProcessor, PhonemeProcessor
 from .tacotron2 import Tacotron2_Weights, tacotron2_factory
 from .wavernn import WaveRNN_Weights, wavernn_factory
+
+if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
+    from ._modules import TextToSpeech
 
 __all__ = ["TTS_Tacotron2_WaveRNN_Weights", "tts_tacotron2_wavernn"]
 
@@ -65,7 +68,7 @@ class TTS_Tacotron2_WaveRNN_Weights(WeightsEnum):
 @handle_legacy_interface(weights=("pretrained", TTS_Tacotron2_WaveRNN_Weights.CHAR_LJSPEECH))
 def tts_tacotron2_wavernn(
     *, weights: Optional[TTS_Tacotron2_WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any
-) -> Any:
+) -> TextToSpeech:
     """Text to speech: Tacotron2 and the WaveRNN vocoder of one torchaudio release, as one module.
 
     The model maps symbol ids (from ``weights.transforms()``) to

@@ -9,7 +9,7 @@ trained on.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
@@ -18,6 +18,9 @@ from ..._weights import Weights, WeightsEnum
 from ._checkpoint_names import pop_checkpoint_name
 from .processing import NormalizeMel
 from .tacotron2 import BASE_URL
+
+if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
+    from torchaudio.models import WaveRNN
 
 __all__ = ["WaveRNN_Weights", "wavernn", "WAVERNN_PARAMS"]
 
@@ -79,7 +82,7 @@ def wavernn_factory(weights: Any, kwargs: dict[str, Any]) -> Callable[[], Any]:
 
 @register_model()
 @handle_legacy_interface(weights=("pretrained", WaveRNN_Weights.LJSPEECH_8BITS))
-def wavernn(*, weights: Optional[WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any) -> Any:
+def wavernn(*, weights: Optional[WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any) -> WaveRNN:
     """WaveRNN from `Efficient Neural Audio Synthesis <https://arxiv.org/abs/1802.08435>`_ (``torchaudio.models.WaveRNN``).
 
     Args:
