@@ -120,3 +120,14 @@ def test_cli_lists_and_describes_them() -> None:
     assert all(name in text.split() for name in TEXT + AUDIO)
     assert "TTS_Tacotron2_WaveRNN_Weights.CHAR_LJSPEECH  (DEFAULT)" in text
     assert "vocoder_weights: WaveRNN_Weights.LJSPEECH_8BITS" in text
+
+
+def test_embed_refuses_a_model_that_does_not_embed_sentences(capsys: pytest.CaptureFixture[str]) -> None:
+    from modelver.cli import main
+
+    assert main(["embed", "--model", "roberta_base", "a sentence"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "modelver: error: `modelver embed` needs a sentence-embedding model; roberta_base is a text_encoding "
+        "model. Try --model minilm_l6."
+    ]

@@ -26,10 +26,11 @@ class WaveRNNVocoder(nn.Module):
         self.normalize = NormalizeMel(min_level_db)
 
     def forward(self, mel: Tensor, lengths: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
-        labels, lengths = self.model.infer(self.normalize(mel), lengths)
-        # WaveRNN's output in [-1, 1] → class labels [0, 2**n_bits - 1] → mu-law decoded waveform.
-        scale = (2**self.model.n_bits - 1) / 2
-        labels = ((labels.clamp(-1.0, 1.0) + 1.0) * scale).clamp(0, 2**self.model.n_bits - 1).int()
+        scaled, lengths = self.model.infer(self.normalize(mel), lengths)
+        # WaveRNN samples classes and returns them scaled to [-1, 1]: back to the class labels
+        # [0, 2**n_bits - 1], then mu-law decoded to the waveform.
+        top = 2**self.model.n_bits - 1
+        labels = ((scaled.clamp(-1.0, 1.0) + 1.0) * (top / 2)).clamp(0, top).int()
         return mu_law_decoding(labels, self.model.n_classes).squeeze(1), lengths
 
 
