@@ -17,8 +17,9 @@ from . import _integrity, _settings, _sources
 from ._serialization import load_file
 from ._settings import cache_dir
 from ._sources import parse as parse_location
+from ._sources import sibling
 
-__all__ = ["fetch", "load_state_dict", "load_file", "cache_dir", "parse_location", "cache_path"]
+__all__ = ["fetch", "fetch_beside", "sibling", "load_state_dict", "load_file", "cache_dir", "parse_location", "cache_path"]
 
 
 def _quarantine(path: Path) -> str:
@@ -51,9 +52,30 @@ def fetch(weights: Any, progress: bool = True) -> Path:
     verified file wins. If none does, the error names every attempt.
     """
     if isinstance(weights, str):
-        locations, sha256 = [weights], ""
+        return _fetch_first([weights], sha256="", progress=progress)
+    return _fetch_first([weights.url, *weights.mirrors], sha256=weights.sha256, progress=progress)
+
+
+def fetch_beside(weights: Any, name: str, *, sha256: str = "", progress: bool = False) -> Path:
+    """A file released next to a weights file (a tokenizer, a vocabulary, a config), fetched the same way.
+
+    ``weights`` is a ``Weights``, an enum member, or a sequence of locations of the weights
+    file; ``name`` (e.g. ``"tokenizer.json"``) is looked for beside each of them in order
+    (``hf://org/repo@rev/tokenizer.json``, ``pkg://dist/dir/tokenizer.json``, ...), so an
+    entry's mirrors serve its auxiliary files too. ``sha256`` pins the file when known.
+    """
+    if isinstance(weights, str):
+        locations = [weights]
+    elif hasattr(weights, "url"):
+        locations = [weights.url, *weights.mirrors]
     else:
-        locations, sha256 = [weights.url, *weights.mirrors], weights.sha256
+        locations = list(weights)
+    if not locations:
+        raise ValueError(f"No location to look for {name!r} beside.")
+    return _fetch_first([sibling(loc, name) for loc in locations], sha256=sha256, progress=progress)
+
+
+def _fetch_first(locations: list[str], *, sha256: str, progress: bool) -> Path:
     errors: list[WeightsError] = []
     for location in locations:
         try:

@@ -26,6 +26,15 @@ def hf_offline() -> bool:
     return offline() or _flag("HF_HUB_OFFLINE")
 
 
+def hf_cache_dir() -> str | None:
+    """``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, read now (huggingface_hub reads them once, at its import)."""
+    configured = os.environ.get("HF_HUB_CACHE", "").strip()
+    if configured:
+        return str(Path(configured).expanduser())
+    home = os.environ.get("HF_HOME", "").strip()
+    return str(Path(home).expanduser() / "hub") if home else None
+
+
 def mirror() -> str | None:
     """``MODELVER_MIRROR=https://host/base``: fetch http(s) files from there instead."""
     value = os.environ.get(MIRROR_VAR, "").strip()

