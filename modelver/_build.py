@@ -6,10 +6,35 @@ from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 __all__ = ["build_model", "load_weights"]
 
 M = TypeVar("M", bound=nn.Module)
+
+
+class _SkipInitOnMeta(TorchFunctionMode):
+    """Skip in-place value initialisers on meta tensors (they have no values to set).
+
+    On the meta device ``normal_`` & co. run through torch's Python reference kernels, whose
+    first use imports the compiler stack (about 2 s); skipping them makes a meta build cost
+    what it should: nothing. Only ops that change values, never shapes, are skipped.
+    """
+
+    _VALUE_OPS = frozenset(
+        "normal_ uniform_ fill_ zero_ erfinv_ mul_ add_ sub_ div_ clamp_ clamp_min_ clamp_max_ copy_ "
+        "exponential_ bernoulli_ random_ log_normal_ cauchy_ geometric_ fill_diagonal_ sqrt_ abs_ neg_ exp_".split()
+    )
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if (
+            getattr(func, "__name__", "") in self._VALUE_OPS
+            and args
+            and isinstance(args[0], torch.Tensor)
+            and args[0].is_meta
+        ):
+            return args[0]
+        return func(*args, **(kwargs or {}))
 
 
 def load_weights(model: nn.Module, weights: Any, progress: bool = True, *, assign: bool = False) -> None:
@@ -46,7 +71,7 @@ def build_model(factory: Callable[[], M], weights: Any, progress: bool = True, *
     if weights is None:
         return factory()
     if meta_init:
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipInitOnMeta():
             model = factory()
     else:
         model = factory()
