@@ -44,7 +44,10 @@ def load_weights(model: nn.Module, weights: Any, progress: bool = True, *, assig
     on the ``meta`` device); they are cast to the dtype the model declared first, so the
     result equals a normal ``load_state_dict``.
     """
-    state_dict = weights.get_state_dict(progress=progress)
+    from .testing import active_synthetic_seed, synthetic_state_dict
+
+    seed = active_synthetic_seed()
+    state_dict = weights.get_state_dict(progress=progress) if seed is None else synthetic_state_dict(model, seed)
     if assign:
         expected = {**dict(model.named_parameters()), **dict(model.named_buffers())}
         for key, tensor in state_dict.items():

@@ -7,13 +7,17 @@ has the right keys, shapes and sane statistics but costs no download.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import zlib
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["synthetic_state_dict"]
+__all__ = ["synthetic_state_dict", "synthetic_weights", "active_synthetic_seed"]
+
+_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("modelver_synthetic_seed", default=None)
 
 
 def _tensor_for(key: str, like: torch.Tensor, seed: int) -> torch.Tensor:
@@ -41,3 +45,26 @@ def synthetic_state_dict(model: nn.Module, seed: int = 0) -> dict[str, Any]:
     buffers copied, so activations stay finite through deep networks.
     """
     return {key: _tensor_for(key, value, seed) for key, value in model.state_dict().items()}
+
+
+@contextlib.contextmanager
+def synthetic_weights(seed: int = 0) -> Iterator[None]:
+    """While active, builders given weights load :func:`synthetic_state_dict` instead of the file.
+
+    Everything else about the entry applies (meta-driven arguments, ``ContextParams``,
+    transforms), so ``resnet50(weights=ResNet50_Weights.IMAGENET1K_V2)`` builds exactly the
+    model the real file would go into, with deterministic values and no download::
+
+        with synthetic_weights(seed=0):
+            model = get_model("resnet50", weights="DEFAULT")
+    """
+    token = _SEED.set(seed)
+    try:
+        yield
+    finally:
+        _SEED.reset(token)
+
+
+def active_synthetic_seed() -> int | None:
+    """The seed of the enclosing :func:`synthetic_weights`, or None outside one."""
+    return _SEED.get()

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelverError
 
-BUILTIN = ("core", "text")
+BUILTIN = ("core", "text", "verify")
 ENTRY_POINT_GROUP = "modelver.commands"
 
 
