@@ -12,9 +12,18 @@ from typing import Any, Callable, Iterable, Sequence
 
 from modelver.errors import BundleError
 
-from ._bundle import BUNDLE_VERSION, FORMATS, file_entry, write_manifest
+from ._bundle import BUNDLE_VERSION, FORMATS, MANIFEST, file_entry, write_manifest
 
-__all__ = ["BundleResult", "export_model", "parse_formats"]
+__all__ = ["BundleResult", "export_model", "parse_formats", "check_opset", "DEFAULT_OPSET", "MAX_OPSET"]
+
+DEFAULT_OPSET = 18  # the dynamo exporter's native opset; Resize's antialias needs >= 18
+MAX_OPSET = 23
+
+
+def check_opset(opset: int) -> int:
+    if not DEFAULT_OPSET <= opset <= MAX_OPSET:
+        raise BundleError(f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET}).")
+    return opset
 
 
 @dataclasses.dataclass
@@ -124,6 +133,10 @@ def export_model(
     from . import tasks
 
     say = progress or (lambda _line: None)
+    parse_formats(formats)  # a typo fails before anything is imported or built
+    options: dict[str, Any] = {}
+    if opset is not None:
+        options["opset"] = check_opset(int(opset))
     builder, entry, label = _resolve(name, weights)
     task_name = entry.meta.get("task")
     support = tasks.formats_for_task(task_name)
@@ -133,11 +146,6 @@ def export_model(
             raise BundleError(f"{name} cannot be exported to {fmt}: {support[fmt]}. See `modelver export --list`.")
     if not chosen:
         raise BundleError(f"{name} supports no export format yet. See `modelver export --list`.")
-    options: dict[str, Any] = {}
-    if opset is not None:
-        from .formats.onnx import check_opset
-
-        options["opset"] = check_opset(int(opset))
     exporter_class = tasks.exporter_class(task_name)
     out_dir = Path(out) if out is not None else Path("bundles") / name
 
@@ -160,7 +168,9 @@ def export_model(
     for fmt in chosen:
         directory = _bundle_dir(out_dir, fmt, name)
         if directory.exists():
-            shutil.rmtree(directory)
+            if not (directory / MANIFEST).is_file() and any(directory.iterdir()):
+                raise BundleError(f"{directory} exists and is not a bundle; choose another --out or empty it.")
+            shutil.rmtree(directory)  # an earlier bundle of this format: replaced
         directory.mkdir(parents=True)
         say(f"==> {fmt}: exporting to {directory}")
         began = time.perf_counter()

@@ -18,18 +18,11 @@ from modelver import __version__
 from modelver.errors import BundleError
 
 from .._bundle import META_DIGEST_KEY, MODEL_FILES, meta_digest
+from .._exporter import DEFAULT_OPSET, check_opset
 from ..tasks._base import TaskExporter
 from . import Written
 
-DEFAULT_OPSET = 18  # the dynamo exporter's native opset; Resize's antialias needs >= 18
-MAX_OPSET = 23
 PROTOBUF_LIMIT = 2**31 - 1
-
-
-def check_opset(opset: int) -> int:
-    if not DEFAULT_OPSET <= opset <= MAX_OPSET:
-        raise BundleError(f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET}).")
-    return opset
 
 
 def doc_string(task: TaskExporter, meta: dict[str, Any]) -> str:
