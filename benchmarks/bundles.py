@@ -45,8 +45,12 @@ def main() -> None:
     model = builder(weights=weights).eval()
     preprocess = weights.transforms()
     results: dict[str, Any] = {
-        "model": args.model, "threads": args.threads, "machine": platform.processor() or platform.machine(),
-        "torch": torch.__version__, "export_seconds": {}, "inference_ms": {},
+        "model": args.model,
+        "threads": args.threads,
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "export_seconds": {},
+        "inference_ms": {},
     }
     with tempfile.TemporaryDirectory() as out:
         bundles = {}
@@ -61,13 +65,13 @@ def main() -> None:
             pixels = np.ascontiguousarray(np.repeat(photo[None], batch, axis=0))
             tensor = torch.from_numpy(pixels)
 
-            def eager() -> np.ndarray:
+            def eager(tensor: torch.Tensor = tensor) -> np.ndarray:
                 with torch.inference_mode():
                     return model(preprocess(tensor)).softmax(-1).numpy()
 
             contenders: dict[str, Callable[[], np.ndarray]] = {"eager": eager}
             for fmt, bundle in bundles.items():
-                contenders[fmt] = lambda b=bundle: b.run(pixels)["probabilities"]
+                contenders[fmt] = lambda b=bundle, x=pixels: b.run(x)["probabilities"]
             reference = eager()
             diffs = {name: float(np.abs(fn() - reference).max()) for name, fn in contenders.items()}
             for fn in contenders.values():  # warm-up (TorchScript profiles its first calls)
@@ -84,7 +88,9 @@ def main() -> None:
                 name: {"median_ms": round(ms, 2), "ratio": round(ms / medians["eager"], 3), "max_abs_diff": diffs[name]}
                 for name, ms in medians.items()
             }
-            print(f"\nbatch {batch}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[2]}, medians of {args.rounds}")
+            print(
+                f"\nbatch {batch}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[2]}, medians of {args.rounds}"
+            )
             print(f"  {'':<12} {'ms':>8} {'x eager':>8} {'max diff':>9}")
             for name, ms in medians.items():
                 print(f"  {name:<12} {ms:8.2f} {ms / medians['eager']:8.2f} {diffs[name]:9.1e}")

@@ -31,10 +31,14 @@ def main() -> None:
 
     print("\nExporting efficientnet_lite0 to ONNX (preprocessing in the graph) ...")
     start = time.perf_counter()
-    (result,) = export_model("efficientnet_lite0", weights=weights, formats="onnx", out=args.out, model=model, progress=None)
+    (result,) = export_model(
+        "efficientnet_lite0", weights=weights, formats="onnx", out=args.out, model=model, progress=None
+    )
     total = time.perf_counter() - start
-    print(f"exported in {result.seconds:.1f} s, parity checked in {result.parity['seconds']:.1f} s "
-          f"({total:.1f} s in all): {result.path / 'model.onnx'} ({result.size / 2**20:.1f} MiB)")
+    print(
+        f"exported in {result.seconds:.1f} s, parity checked in {result.parity['seconds']:.1f} s "
+        f"({total:.1f} s in all): {result.path / 'model.onnx'} ({result.size / 2**20:.1f} MiB)"
+    )
 
     bundle = load(result.path)  # onnxruntime and numpy only
     categories = weights.meta["categories"]

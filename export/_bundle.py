@@ -101,7 +101,9 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist: {directory} is not a bundle directory.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path} is not valid JSON ({exc}); the manifest is corrupted, re-export the bundle.") from None
+        raise BundleError(
+            f"{path} is not valid JSON ({exc}); the manifest is corrupted, re-export the bundle."
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("bundle_version") is None:
         raise BundleError(f"{path} is not a modelver bundle manifest (no 'bundle_version').")
     if manifest["bundle_version"] != BUNDLE_VERSION:
@@ -109,10 +111,31 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} has bundle_version {manifest['bundle_version']!r}; this runtime reads version {BUNDLE_VERSION}. "
             "Upgrade modelver or re-export the bundle."
         )
-    for key in ("format", "model_file", "files", "meta"):
-        if key not in manifest:
-            raise BundleError(f"{path} lacks the key {key!r}; the manifest is corrupted, re-export the bundle.")
+    for key, kind in (("format", str), ("model_file", str), ("files", dict), ("meta", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise BundleError(
+                f"{path}: {key!r} is missing or not a {kind.__name__}; the manifest is corrupted, re-export the bundle."
+            )
+    for name in [manifest["model_file"], *manifest["files"]]:
+        inside(Path(directory), name, path)
+    for name, entry in manifest["files"].items():
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("sha256"), str)
+            or not isinstance(entry.get("size"), int)
+        ):
+            raise BundleError(f"{path}: the entry of {name!r} needs 'sha256' and 'size'; the manifest is corrupted.")
     return manifest
+
+
+def inside(root: Path, relative: str, manifest: Path) -> Path:
+    """``root / relative``, refusing names that leave the bundle directory."""
+    if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
+        raise BundleError(f"{manifest} names {relative!r}, which is not a path inside the bundle; refusing it.")
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root.resolve()):
+        raise BundleError(f"{manifest} names {relative!r}, which is outside the bundle directory; refusing it.")
+    return candidate
 
 
 def verify_files(directory: str | os.PathLike[str], manifest: Mapping[str, Any]) -> None:
@@ -121,9 +144,11 @@ def verify_files(directory: str | os.PathLike[str], manifest: Mapping[str, Any])
     for relative, entry in manifest["files"].items():
         path = root / relative
         if not path.is_file():
-            raise BundleError(f"{path} is missing from the bundle (listed in {root / MANIFEST}); copy the whole directory.")
+            raise BundleError(
+                f"{path} is missing from the bundle (listed in {root / MANIFEST}); copy the whole directory."
+            )
         size = path.stat().st_size
-        if "size" in entry and size != entry["size"]:
+        if size != entry["size"]:
             raise BundleError(
                 f"{path} has {size} bytes, {MANIFEST} says {entry['size']}: the file is truncated or was replaced; "
                 "copy the bundle again or re-export it."

@@ -22,7 +22,9 @@ MAX_OPSET = 23
 
 def check_opset(opset: int) -> int:
     if not DEFAULT_OPSET <= opset <= MAX_OPSET:
-        raise BundleError(f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET}).")
+        raise BundleError(
+            f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})."
+        )
     return opset
 
 
@@ -52,7 +54,9 @@ def parse_formats(value: str | Iterable[str], supported: dict[str, str | None] |
         return [f for f in FORMATS if supported is None or supported.get(f) is None]
     unknown = [f for f in items if f not in FORMATS]
     if unknown:
-        raise BundleError(f"Unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} (comma-separated) or 'all'.")
+        raise BundleError(
+            f"Unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} (comma-separated) or 'all'."
+        )
     return list(dict.fromkeys(items))
 
 
@@ -204,7 +208,9 @@ def export_model(
             write_manifest(directory, manifest)
             worst = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs"].items())
             verdict = "ok" if report["passed"] else "FAILED"
-            say(f"    {fmt}: parity {verdict} on {len(cases)} inputs (max abs diff: {worst}) in {report['seconds']:.1f} s")
+            say(
+                f"    {fmt}: parity {verdict} on {len(cases)} inputs (max abs diff: {worst}) in {report['seconds']:.1f} s"
+            )
             if not report["passed"]:
                 raise BundleError(
                     f"The {fmt} bundle of {name} differs from eager: {failure_summary(report)}. "

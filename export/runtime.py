@@ -58,7 +58,9 @@ def _load_onnx(path: Path, threads: int | None) -> tuple[dict[str, Any], Runner,
     try:
         import onnxruntime
     except ImportError:
-        raise BundleError("ONNX bundles run on onnxruntime, which is not installed here: pip install onnxruntime") from None
+        raise BundleError(
+            "ONNX bundles run on onnxruntime, which is not installed here: pip install onnxruntime"
+        ) from None
 
     options = onnxruntime.SessionOptions()
     # Sessions that spin their threads between runs slow down whatever runs next (~70%
@@ -70,7 +72,9 @@ def _load_onnx(path: Path, threads: int | None) -> tuple[dict[str, Any], Runner,
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise BundleError(f"{path} is not a loadable ONNX model (truncated or corrupted?): {_first_line(exc)}") from None
+        raise BundleError(
+            f"{path} is not a loadable ONNX model (truncated or corrupted?): {_first_line(exc)}"
+        ) from None
     props = session.get_modelmeta().custom_metadata_map
     digest = props.pop(META_DIGEST_KEY, None)
     try:
@@ -104,8 +108,7 @@ def _import_torch(fmt: str) -> Any:
         import torch
     except ImportError:
         raise BundleError(
-            f"{fmt} bundles run on torch, which is not installed here: pip install torch "
-            "(ONNX bundles run without it)."
+            f"{fmt} bundles run on torch, which is not installed here: pip install torch (ONNX bundles run without it)."
         ) from None
     return torch
 
@@ -158,7 +161,9 @@ def _load_pt2(path: Path, threads: int | None) -> tuple[dict[str, Any], Runner, 
         program = torch.export.load(str(path), extra_files=extra)
         module = program.module()
     except Exception as exc:
-        raise BundleError(f"{path} is not a loadable .pt2 program (truncated or corrupted?): {_first_line(exc)}") from None
+        raise BundleError(
+            f"{path} is not a loadable .pt2 program (truncated or corrupted?): {_first_line(exc)}"
+        ) from None
     return _torch_meta(extra, path), _torch_runner(module), f"torch {torch.__version__} (torch.export)"
 
 
@@ -170,8 +175,14 @@ class Bundle:
     """A loaded bundle: its meta, its input/output specs, and ways to run it."""
 
     def __init__(
-        self, path: Path, fmt: str, model_file: Path, meta: dict[str, Any], manifest: dict[str, Any] | None,
-        runner: Runner, engine: str,
+        self,
+        path: Path,
+        fmt: str,
+        model_file: Path,
+        meta: dict[str, Any],
+        manifest: dict[str, Any] | None,
+        runner: Runner,
+        engine: str,
     ) -> None:
         self.path = path
         self.format = fmt
@@ -180,10 +191,8 @@ class Bundle:
         self.manifest = manifest
         self.engine = engine
         self._run = runner
-        self.inputs: list[dict[str, Any]] = list(meta.get("inputs") or [])
-        self.outputs: list[dict[str, Any]] = list(meta.get("outputs") or [])
-        if not self.inputs or not self.outputs:
-            raise BundleError(f"{model_file}: the embedded meta has no input/output specs; re-export the bundle.")
+        self.inputs: list[dict[str, Any]] = _specs(meta.get("inputs"), "inputs", model_file)
+        self.outputs: list[dict[str, Any]] = _specs(meta.get("outputs"), "outputs", model_file)
 
     def __repr__(self) -> str:
         return f"<Bundle {self.meta.get('name')} ({self.meta.get('weights')}) {self.format} on {self.engine}>"
@@ -223,27 +232,55 @@ class Bundle:
             inputs = {self.inputs[0]["name"]: inputs}
         unknown = set(inputs) - {s["name"] for s in self.inputs}
         if unknown:
-            raise BundleError(f"Unknown input(s) {sorted(unknown)}; this bundle takes {[s['name'] for s in self.inputs]}.")
+            raise BundleError(
+                f"Unknown input(s) {sorted(unknown)}; this bundle takes {[s['name'] for s in self.inputs]}."
+            )
         feeds = {}
         for spec in self.inputs:
             if spec["name"] not in inputs:
                 raise BundleError(f"Missing input {spec['name']!r} {spec.get('shape')} {spec.get('dtype')}.")
             feeds[spec["name"]] = self._check(spec, inputs[spec["name"]])
         names = [s["name"] for s in self.outputs]
-        return dict(zip(names, self._run(feeds, names)))
+        results = self._run(feeds, names)
+        if len(results) != len(names):
+            raise BundleError(f"{self.model_file} returned {len(results)} outputs, its meta lists {len(names)}: {names}.")
+        return dict(zip(names, results, strict=True))
 
     __call__ = run
 
     def predict_image(self, image: Any, topk: int = 5) -> list[tuple[str, float]]:
         """Top-k (category, probability) for one image: a path, a PIL image or an (H, W, 3) uint8 array."""
         if self.meta.get("task") != "image_classification" or not self.categories:
-            raise BundleError(f"predict_image needs an image classification bundle; this one is {self.meta.get('task')!r}.")
+            raise BundleError(
+                f"predict_image needs an image classification bundle; this one is {self.meta.get('task')!r}."
+            )
         if topk < 1:
             raise BundleError(f"topk must be at least 1, got {topk}.")
         batch = decode_image(image)[None]
         probs = next(iter(self.run(batch).values()))[0]
         order = np.argsort(-probs, kind="stable")[: min(topk, len(self.categories))]
         return [(self.categories[i], float(probs[i])) for i in order]
+
+
+def _specs(value: Any, key: str, where: Path) -> list[dict[str, Any]]:
+    """The embedded input/output specs, validated: name, a numpy dtype, a shape of ints and axis names."""
+    bad = BundleError(f"{where}: the embedded meta has no valid {key} specs; re-export the bundle.")
+    if not isinstance(value, list) or not value:
+        raise bad
+    for spec in value:
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("name"), str)
+            or not isinstance(spec.get("shape"), list)
+        ):
+            raise bad
+        if not all(isinstance(d, (int, str)) for d in spec["shape"]) or not isinstance(spec.get("dtype"), str):
+            raise bad
+        try:
+            np.dtype(spec.get("dtype"))
+        except TypeError:
+            raise bad from None
+    return value
 
 
 def decode_image(image: Any) -> np.ndarray:
@@ -315,14 +352,17 @@ def load(path: str | os.PathLike[str], *, verify: bool = True, threads: int | No
 
 # --- command line: python -m export.runtime BUNDLE IMAGE -------------------------------------------------
 def format_prediction(bundle: Bundle, image: str, top: list[tuple[str, float]]) -> str:
-    lines = [f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}, {image}:"]
+    lines = [
+        f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}, {image}:"
+    ]
     lines += [f"  {prob:7.2%}  {label}" for label, prob in top]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m export.runtime", description="Classify an image with a modelver bundle (no torch needed for ONNX)."
+        prog="python -m export.runtime",
+        description="Classify an image with a modelver bundle (no torch needed for ONNX).",
     )
     parser.add_argument("bundle", help="bundle directory or model file")
     parser.add_argument("image")

@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from conftest import ROOT, subprocess_env
+
 from export import export_model, support_table
 from export._bundle import FORMATS, sha256_file
 from export.runtime import load
@@ -92,7 +92,12 @@ def test_manifest_files_meta_and_parity(bundles: dict[str, Path], fmt: str) -> N
         assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["size"]
     assert m["model_file"] in m["files"]
     assert m["inputs"] == [
-        {"name": "images", "dtype": "uint8", "shape": ["batch", 3, "height", "width"], "description": m["inputs"][0]["description"]}
+        {
+            "name": "images",
+            "dtype": "uint8",
+            "shape": ["batch", 3, "height", "width"],
+            "description": m["inputs"][0]["description"],
+        }
     ]
     assert m["outputs"][0]["name"] == "probabilities" and m["outputs"][0]["shape"] == ["batch", 1000]
     meta = m["meta"]
@@ -158,7 +163,9 @@ def test_onnx_file_carries_meta_doc_and_dynamic_axes(bundles: dict[str, Path]) -
     assert [o.version for o in model.opset_import if o.domain == ""] == [18]
     (image_input,) = model.graph.input
     dims = [d.dim_param or d.dim_value for d in image_input.type.tensor_type.shape.dim]
-    assert image_input.name == "images" and dims[1] == 3 and all(isinstance(d, str) for d in (dims[0], dims[2], dims[3]))
+    assert (
+        image_input.name == "images" and dims[1] == 3 and all(isinstance(d, str) for d in (dims[0], dims[2], dims[3]))
+    )
     assert image_input.type.tensor_type.elem_type == onnx.TensorProto.UINT8
     onnx.checker.check_model(model)
 
@@ -296,6 +303,21 @@ def test_truncated_and_tampered_onnx(bundles: dict[str, Path], tmp_path: Path) -
         load(tampered)
     message = _one_line(exc)
     assert "sha256 of" in message and manifest(bundles["onnx"])["files"]["model.onnx"]["sha256"] in message
+
+
+def test_corrupted_or_hostile_manifest(bundles: dict[str, Path], tmp_path: Path) -> None:
+    broken = shutil.copytree(bundles["onnx"], tmp_path / "broken")
+    (broken / "bundle.json").write_text("{")
+    with pytest.raises(BundleError) as exc:
+        load(broken)
+    assert "bundle.json is not valid JSON" in _one_line(exc)
+    hostile = shutil.copytree(bundles["onnx"], tmp_path / "hostile")
+    m = manifest(hostile)
+    m["model_file"] = "../../outside.onnx"
+    (hostile / "bundle.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError) as exc:
+        load(hostile)
+    assert "'../../outside.onnx', which is outside the bundle directory" in _one_line(exc)
 
 
 def test_edited_meta_is_refused(bundles: dict[str, Path], tmp_path: Path) -> None:

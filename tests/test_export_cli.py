@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, subprocess_env
 
 
@@ -51,7 +50,10 @@ def test_list_shows_the_support_table() -> None:
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (("efficientnet_lite0", "--format", "onnx,tflite"), ("Unknown format 'tflite'", "torchscript, onnx, pt2, triton")),
+        (
+            ("efficientnet_lite0", "--format", "onnx,tflite"),
+            ("Unknown format 'tflite'", "torchscript, onnx, pt2, triton"),
+        ),
         (("efficientnet_lite0", "--opset", "12"), ("--opset 12 is not supported: choose 18 to 23",)),
         (("efficientnet_lite0", "--weights", "V9"), ("Unknown weights 'V9'", "IMAGENET1K_V1")),
         (("resnet5",), ("Unknown model 'resnet5'",)),
@@ -65,7 +67,9 @@ def test_export_errors_are_one_line(args: tuple[str, ...], fragments: tuple[str,
 def test_run_errors_are_one_line(tmp_path: Path, cat_jpg: Path) -> None:
     assert_one_line_error(run("run", str(tmp_path / "none"), str(cat_jpg)), "modelver", "does not exist")
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07not a model")
-    assert_one_line_error(run("run", str(tmp_path / "model.onnx"), str(cat_jpg)), "modelver", "is not a loadable ONNX model")
+    assert_one_line_error(
+        run("run", str(tmp_path / "model.onnx"), str(cat_jpg)), "modelver", "is not a loadable ONNX model"
+    )
 
 
 def test_python_m_export_then_modelver_run(tmp_path: Path, cat_jpg: Path) -> None:
@@ -91,7 +95,10 @@ def test_python_m_export_then_modelver_run(tmp_path: Path, cat_jpg: Path) -> Non
 def test_demo_export_step_prints_both_columns_and_the_difference(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "export_and_run.py"), "--out", str(tmp_path / "lite0")],
-        capture_output=True, text=True, timeout=300, env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -59,7 +59,9 @@ def test_onnx_graph_is_within_one_uint8_step(kwargs: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [*PRESETS, dict(crop_size=224, resize_size=256, interpolation="nearest")], ids=lambda k: "-".join(f"{v}" for v in k.values())
+    "kwargs",
+    [*PRESETS, dict(crop_size=224, resize_size=256, interpolation="nearest")],
+    ids=lambda k: "-".join(f"{v}" for v in k.values()),
 )
 def test_torch_pipeline_preprocessing_is_bit_exact_eager_and_scripted(kwargs: dict) -> None:
     preset = ImageClassification(**kwargs)

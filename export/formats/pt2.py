@@ -25,7 +25,9 @@ def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: di
     with out_of_place(module), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         try:
-            program = torch.export.export(module, task.export_args(), dynamic_shapes=task.dynamic_shapes(), strict=False)
+            program = torch.export.export(
+                module, task.export_args(), dynamic_shapes=task.dynamic_shapes(), strict=False
+            )
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BundleError(f"torch.export failed for {task.name}: {first}") from exc
@@ -33,6 +35,10 @@ def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: di
     with warnings.catch_warnings():
         # "No complete tensor found in the group": weights with non-contiguous strides are stored whole
         warnings.simplefilter("ignore", category=UserWarning)
-        torch.export.save(program, str(tmp), extra_files={META_FILE: canonical_json(meta), META_DIGEST_FILE: meta_digest(meta)})
+        torch.export.save(
+            program, str(tmp), extra_files={META_FILE: canonical_json(meta), META_DIGEST_FILE: meta_digest(meta)}
+        )
     tmp.replace(directory / name)
-    return Written(name, [name], {"method": "torch.export.export (non-strict), dynamic shapes", "torch": torch.__version__})
+    return Written(
+        name, [name], {"method": "torch.export.export (non-strict), dynamic shapes", "torch": torch.__version__}
+    )

@@ -33,6 +33,8 @@ def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: di
             raise BundleError(f"torch.jit.script failed for {task.name}: {first}") from exc
         frozen = torch.jit.freeze(scripted.eval())
         tmp = directory / (name + ".tmp")
-        torch.jit.save(frozen, str(tmp), _extra_files={META_FILE: canonical_json(meta), META_DIGEST_FILE: meta_digest(meta)})
+        torch.jit.save(
+            frozen, str(tmp), _extra_files={META_FILE: canonical_json(meta), META_DIGEST_FILE: meta_digest(meta)}
+        )
     tmp.replace(directory / name)
     return Written(name, [name], {"method": "torch.jit.script + torch.jit.freeze", "torch": torch.__version__})

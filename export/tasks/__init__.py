@@ -27,6 +27,7 @@ NOT_YET: dict[str, str] = {
     "text_to_speech": "no exporter yet (symbol ids in, waveform out)",
 }
 
+
 def formats_for_task(task: str | None) -> dict[str, str | None]:
     """format → None when supported, else why not."""
     if task in EXPORTERS:

@@ -100,4 +100,3 @@ class TaskExporter:
 
     def triton_output_options(self, output: str) -> dict[str, str]:
         return {}
-

@@ -127,6 +127,8 @@ class ImageClassificationExporter(TaskExporter):
 
     def __init__(self, name: str, model: Any, weights: Any, weights_label: str) -> None:
         super().__init__(name, model, weights, weights_label)
+        if not weights.meta.get("categories"):
+            raise BundleError(f"{weights_label} has no meta['categories']: an image classification bundle needs them.")
         self.categories: List[str] = list(weights.meta["categories"])
         self.transforms = weights.transforms()
         self.pre = ImagePreprocessing.from_transforms(self.transforms, weights_label)
