@@ -1,12 +1,14 @@
 """Deployed inference of exported bundles against the eager pipeline, and export time per format.
 
-    .venv/bin/python benchmarks/bundles.py [--model efficientnet_lite0] [--rounds 30] [--json out.json]
+    .venv/bin/python benchmarks/bundles.py [--model efficientnet_lite0] [--rounds 10] [--json out.json]
 
 Both sides include preprocessing: eager is ``weights.transforms()`` + the model + softmax
 under ``torch.inference_mode()``; a bundle is given the photo's uint8 pixels. Threads are
 fixed (2 by default) on both sides; calls are interleaved round-robin so that load from
-other processes affects every contender alike. Prints medians, the ratio to eager and the
-largest difference from eager.
+other processes affects every contender alike: each round runs every contender for a short
+block (in a shuffled order), since a runtime's worker threads idling right after its own
+call would otherwise slow down whatever is timed next. Prints medians, the ratio to eager
+and the largest difference from eager.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -31,11 +34,13 @@ from modelver.predict import sample_image
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    random.seed(0)
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--formats", default="onnx,torchscript,pt2")
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--block", type=int, default=5, help="timed calls per contender per round")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -78,18 +83,22 @@ def main() -> None:
                 for _ in range(3):
                     fn()
             times: dict[str, list[float]] = {name: [] for name in contenders}
+            order = list(contenders)
             for _ in range(args.rounds):
-                for name, fn in contenders.items():
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - start)
+                random.shuffle(order)
+                for name in order:
+                    contenders[name]()  # untimed: lets the previous contender's threads go idle
+                    for _ in range(args.block):
+                        start = time.perf_counter()
+                        contenders[name]()
+                        times[name].append(time.perf_counter() - start)
             medians = {name: statistics.median(t) * 1000 for name, t in times.items()}
             results["inference_ms"][f"batch {batch}"] = {
                 name: {"median_ms": round(ms, 2), "ratio": round(ms / medians["eager"], 3), "max_abs_diff": diffs[name]}
                 for name, ms in medians.items()
             }
             print(
-                f"\nbatch {batch}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[2]}, medians of {args.rounds}"
+                f"\nbatch {batch}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[2]}, medians of {args.rounds * args.block}"
             )
             print(f"  {'':<12} {'ms':>8} {'x eager':>8} {'max diff':>9}")
             for name, ms in medians.items():
