@@ -179,6 +179,9 @@ def export_model(
         say(f"==> {fmt}: exporting to {directory}")
         began = time.perf_counter()
         written = writer(fmt).write(task, meta, directory, options)
+        for filename, data in task.bundle_files().items():
+            (directory / filename).write_bytes(data)
+            written.files.append(filename)
         seconds = time.perf_counter() - began
         manifest: dict[str, Any] = {
             "bundle_version": BUNDLE_VERSION,

@@ -94,6 +94,10 @@ class TaskExporter:
         """The pipeline as one ``onnx.ModelProto`` (weights inside, no external data)."""
         raise NotImplementedError
 
+    def bundle_files(self) -> dict[str, bytes]:
+        """Files every bundle of this task carries beside the model (e.g. a tokenizer's), by name."""
+        return {}
+
     def triton_files(self) -> dict[str, str]:
         """Extra text files for the Triton model directory (e.g. ``labels.txt``)."""
         return {}
