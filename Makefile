@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/weights.txt s
 
 demo: $(STAMP)
 	$(VENV)/bin/modelver demo
+	$(PY) examples/export_and_run.py
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,41 @@
 """modelver's export subsystem: a model with its preprocessing and meta as one deployable bundle.
 
-Formats and the runtime arrive with the export issue; this package is importable now so
-that installs and imports are stable.
+    from export import export_model
+    export_model("efficientnet_lite0", formats="onnx,torchscript,pt2,triton", out="bundles/lite0")
+
+    from export.runtime import load          # no torch needed for ONNX bundles
+    load("bundles/lite0/onnx").predict_image("cat.jpg")
+
+Names load on first use, so ``import export.runtime`` imports neither torch nor modelver's
+model code.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "export_model": "._exporter",
+    "BundleResult": "._exporter",
+    "summary_table": "._exporter",
+    "FORMATS": "._bundle",
+    "support_table": ".tasks",
+    "load": ".runtime",
+    "Bundle": ".runtime",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,7 @@
+"""``python -m export NAME --format ... --out DIR``: the same as ``modelver export``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""Task exporters, keyed by ``weights.meta["task"]``, and which formats each builder supports.
+
+To add a task: write a :class:`~export.tasks._base.TaskExporter` subclass in a module of
+this package and name it in ``EXPORTERS``; remove the task from ``NOT_YET``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from modelver.errors import BundleError
+
+from .._bundle import FORMATS
+
+__all__ = ["EXPORTERS", "NOT_YET", "exporter_class", "formats_for_task", "builder_support", "support_table"]
+
+#: task → ("module:Class" imported only when exporting, so the support table stays cheap; its formats)
+EXPORTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image_classification": ("export.tasks.image_classification:ImageClassificationExporter", FORMATS),
+}
+
+#: tasks modelver has models for but no exporter yet, with what is missing
+NOT_YET: dict[str, str] = {
+    "object_detection": "no exporter yet (boxes, scores and labels with the model's own resize inside)",
+    "sentence_embedding": "no exporter yet (token ids in, pooled embeddings out, tokenizer files in the bundle)",
+    "text_to_speech": "no exporter yet (symbol ids in, waveform out)",
+}
+
+
+def formats_for_task(task: str | None) -> dict[str, str | None]:
+    """format → None when supported, else why not."""
+    if task in EXPORTERS:
+        supported = EXPORTERS[task][1]
+        return {fmt: None if fmt in supported else f"{task} bundles have no {fmt} writer yet" for fmt in FORMATS}
+    if task in NOT_YET:
+        return {fmt: f"{task}: {NOT_YET[task]}" for fmt in FORMATS}
+    if task is None:
+        return {fmt: "its weights declare no meta['task']" for fmt in FORMATS}
+    return {fmt: f"unknown task {task!r}" for fmt in FORMATS}
+
+
+def exporter_class(task: str | None) -> Any:
+    if task not in EXPORTERS:
+        reason = formats_for_task(task)[FORMATS[0]]
+        raise BundleError(f"Cannot export this model: {reason}.")
+    module, _, name = EXPORTERS[task][0].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def builder_task(name: str) -> str | None:
+    """The task of a builder's weights (DEFAULT's, else the first entry's), None without weights."""
+    from modelver import get_model_builder, get_model_weights
+    from modelver.errors import UnknownWeightsError
+
+    builder = get_model_builder(name)
+    try:
+        enum = get_model_weights(builder)
+    except UnknownWeightsError:
+        return None
+    members = list(enum.__members__.values())
+    if not members:
+        return None
+    entry = enum.__members__.get("DEFAULT", members[0])
+    return entry.meta.get("task")
+
+
+def builder_support(name: str) -> tuple[str | None, dict[str, str | None]]:
+    task = builder_task(name)
+    return task, formats_for_task(task)
+
+
+def support_table(names: list[str] | None = None) -> list[tuple[str, str | None, dict[str, str | None]]]:
+    """(builder, task, {format: None or reason}) for every registered builder (or ``names``)."""
+    from modelver import list_models
+
+    return [(name, *builder_support(name)) for name in (names if names is not None else list_models())]

@@ -1,0 +1,106 @@
+"""What every task exporter provides; the format writers and the parity check use only this.
+
+A task exporter turns (model, weights) into one module = preprocessing + model +
+postprocessing, with named inputs and outputs, and says how to check it: the eager
+reference pipeline and the inputs to compare on. Adding a task (object detection, sentence
+embedding, text-to-speech) means one subclass and a line in :mod:`export.tasks`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+__all__ = ["Case", "TaskExporter"]
+
+
+@dataclasses.dataclass
+class Case:
+    """One parity input: a name people can read and the named input arrays."""
+
+    name: str
+    inputs: dict[str, np.ndarray]
+    #: False where an exporter's kernels may legitimately round differently from torch's
+    #: (e.g. onnxruntime's resampling): the task then checks that step on its own.
+    exact: bool = True
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in self.inputs.items())
+        return f"{self.name}: {shapes}"
+
+
+class TaskExporter:
+    """Base class of the per-task exporters (one instance per export)."""
+
+    task: ClassVar[str]
+    #: output name → absolute tolerance of the parity check, and what it is applied to.
+    tolerances: ClassVar[Mapping[str, float]]
+    tolerance_note: ClassVar[str] = ""
+
+    def __init__(self, name: str, model: Any, weights: Any, weights_label: str) -> None:
+        self.name = name
+        self.model = model
+        self.weights = weights
+        self.weights_label = weights_label
+
+    # --- description -------------------------------------------------------------------
+    def inputs(self) -> list[dict[str, Any]]:
+        """Input specs: ``{"name", "dtype", "shape" (ints or axis names), "description"}``."""
+        raise NotImplementedError
+
+    def outputs(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def task_meta(self) -> dict[str, Any]:
+        """Meta beyond the weights' own: what a runtime needs (categories, preprocessing...)."""
+        return {}
+
+    def doc_lines(self) -> list[str]:
+        """Markdown lines about using the bundle (for the ONNX doc_string)."""
+        return []
+
+    # --- checking ----------------------------------------------------------------------
+    def cases(self) -> list[Case]:
+        """Parity inputs: the real sample first, then random inputs of other sizes."""
+        raise NotImplementedError
+
+    def reference(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The eager pipeline's outputs (builder + ``weights.transforms()`` + postprocessing)."""
+        raise NotImplementedError
+
+    def case_tolerances(self, fmt: str, case: Case) -> dict[str, float | None]:
+        """output → the atol that fails the check for this format and case; None: report only."""
+        return dict(self.tolerances)
+
+    def extra_checks(self, fmt: str, model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
+        """Further per-case checks of an artifact (case name → report with a ``passed`` key)."""
+        return {}
+
+    # --- artifacts ---------------------------------------------------------------------
+    def torch_module(self) -> Any:
+        """The whole pipeline as one scriptable, exportable ``nn.Module`` (inputs in spec order)."""
+        raise NotImplementedError
+
+    def export_args(self) -> tuple[Any, ...]:
+        """Example inputs for ``torch.export`` (sizes chosen so no axis specialises)."""
+        raise NotImplementedError
+
+    def dynamic_shapes(self) -> Any:
+        raise NotImplementedError
+
+    def onnx_model(self, opset: int) -> Any:
+        """The pipeline as one ``onnx.ModelProto`` (weights inside, no external data)."""
+        raise NotImplementedError
+
+    def bundle_files(self) -> dict[str, bytes]:
+        """Files every bundle of this task carries beside the model (e.g. a tokenizer's), by name."""
+        return {}
+
+    def triton_files(self) -> dict[str, str]:
+        """Extra text files for the Triton model directory (e.g. ``labels.txt``)."""
+        return {}
+
+    def triton_output_options(self, output: str) -> dict[str, str]:
+        return {}
