@@ -41,4 +41,6 @@ def load_file(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise WeightsError(f"{path} is not a readable checkpoint ({exc}). Delete it and fetch it again.") from exc
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict (a dict of tensors).")
-    return obj
+    # Some checkpoints store views (transposed or sliced storages); a model that is assigned
+    # such tensors runs slower and cannot be exported cleanly.
+    return {k: v.contiguous() if isinstance(v, torch.Tensor) and not v.is_contiguous() else v for k, v in obj.items()}
