@@ -27,21 +27,36 @@ def _short(value: Any, width: int = 100) -> str:
     return textwrap.shorten(str(value), width=width, placeholder=" ...")
 
 
-def describe_weights(enum: Any) -> list[str]:
-    """Lines describing each entry of a weights enum (DEFAULT marked), for ``info``."""
+_LINEAGE_KEYS = ("supersedes", "superseded_by", "_deprecated")
+
+
+def describe_weights(enum: Any, builder_name: str | None = None) -> list[str]:
+    """Lines describing each entry of a weights enum for ``info``: DEFAULT marked, lineage,
+    deprecation and fingerprint status first, then location and meta."""
+    from .. import fingerprint
+
     lines = []
     default = enum.__members__.get("DEFAULT")
     for name, member in enum.__members__.items():
         if name != member.name:
             continue  # an alias: shown through the mark on its target
         mark = "  (DEFAULT)" if member is default else ""
+        meta = member.meta
         lines.append(f"  {enum.__name__}.{name}{mark}")
+        lines.append(f"    status: {'deprecated: ' + meta['_deprecated'] if meta.get('_deprecated') else 'current'}")
+        if meta.get("supersedes"):
+            lines.append(f"    supersedes: {meta['supersedes']}")
+        if meta.get("superseded_by"):
+            lines.append(f"    superseded by: {meta['superseded_by']}")
+        if builder_name is not None:
+            lines.append(f"    fingerprint: {fingerprint.status_of(builder_name, member)}")
         lines.append(f"    url: {member.url}")
         for mirror in member.mirrors:
             lines.append(f"    mirror: {mirror}")
         lines.append(f"    sha256: {member.sha256 or '(unknown; checked by file-name prefix if any)'}")
-        for key, value in member.meta.items():
-            lines.append(f"    {key}: {_short(value)}")
+        for key, value in meta.items():
+            if key not in _LINEAGE_KEYS:
+                lines.append(f"    {key}: {_short(value)}")
     return lines
 
 
@@ -60,7 +75,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("weights: none (this builder has no pre-trained weights)")
         return 0
     print(f"weights: {enum.__name__}")
-    print("\n".join(describe_weights(enum)))
+    print("\n".join(describe_weights(enum, args.name.strip().lower())))
     return 0
 
 
