@@ -52,14 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `modelver info x | head`: the reader left, not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except (ModelverError, TypeError, ValueError, OSError, RuntimeError) as exc:
         if os.environ.get("MODELVER_DEBUG"):
             raise
         print(f"modelver: error: {one_line(exc)}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `modelver info x | head`: the reader left, not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        return 0
     except KeyboardInterrupt:
         print("modelver: interrupted", file=sys.stderr)
         return 130
