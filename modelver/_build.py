@@ -44,9 +44,11 @@ def load_weights(model: nn.Module, weights: Any, progress: bool = True, *, assig
     on the ``meta`` device); they are cast to the dtype the model declared first, so the
     result equals a normal ``load_state_dict``.
     """
-    from .testing import active_synthetic_seed, synthetic_state_dict
+    from .testing import STRUCTURE_ONLY, active_synthetic_seed, synthetic_state_dict
 
     seed = active_synthetic_seed()
+    if seed == STRUCTURE_ONLY:
+        return
     state_dict = weights.get_state_dict(progress=progress) if seed is None else synthetic_state_dict(model, seed)
     if assign:
         expected = {**dict(model.named_parameters()), **dict(model.named_buffers())}

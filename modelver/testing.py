@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-__all__ = ["synthetic_state_dict", "synthetic_weights", "active_synthetic_seed"]
+__all__ = ["synthetic_state_dict", "synthetic_weights", "structure_only", "active_synthetic_seed"]
 
 _SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("modelver_synthetic_seed", default=None)
 
@@ -65,6 +65,24 @@ def synthetic_weights(seed: int = 0) -> Iterator[None]:
         _SEED.reset(token)
 
 
+STRUCTURE_ONLY = -1
+
+
+@contextlib.contextmanager
+def structure_only() -> Iterator[None]:
+    """While active, builders given weights skip loading: the model stays on the meta device.
+
+    The cheapest way to inspect what an entry builds (parameter count, output sizes, FLOPs
+    with ``torch.utils.flop_counter``) without allocating or fetching anything.
+    """
+    token = _SEED.set(STRUCTURE_ONLY)
+    try:
+        yield
+    finally:
+        _SEED.reset(token)
+
+
 def active_synthetic_seed() -> int | None:
-    """The seed of the enclosing :func:`synthetic_weights`, or None outside one."""
+    """The seed of the enclosing :func:`synthetic_weights` (``STRUCTURE_ONLY`` inside
+    :func:`structure_only`), or None outside both."""
     return _SEED.get()

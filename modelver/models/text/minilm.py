@@ -110,6 +110,9 @@ def minilm_l6_classifier(
     sentence-transformers release), ``weights`` a whole classifier checkpoint (then the
     backbone weights are not fetched); the head is new unless ``weights`` is given.
 
+    Weight-less builder: no classifier checkpoint is released, so it has no weights enum;
+    ``weights`` takes your own fine-tuned ``Weights``.
+
     Args:
         weights: a ``Weights`` of a classifier checkpoint (its ``meta["categories"]`` sets
             ``num_classes``), or None.
