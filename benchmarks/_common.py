@@ -56,12 +56,12 @@ def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
     return statistics.median(samples)
 
 
-def run_python(code: str, env: dict[str, str] | None = None) -> str:
-    """Run ``code`` in a fresh interpreter (the repository importable); returns stdout."""
+def run_python(code: str, *argv: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` with ``argv`` in a fresh interpreter (the repository importable); returns stdout."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full_env.get("PYTHONPATH", "")]))
     full_env.update(env or {})
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=full_env)
     if result.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed:\n{result.stderr}")
     return result.stdout
