@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from modelver.predict import sample_image
 from modelver.store import cache_path
 from modelver.testing import synthetic_state_dict
 
-from conftest import FileServer, sha256, subprocess_env
+from conftest import FileServer, sha256
 
 SINCE = f"since modelver {__version__}"
 
@@ -109,19 +108,21 @@ def test_offline_mode_fails_at_once_naming_url_and_cache(monkeypatch: pytest.Mon
     assert list(tmp_path.iterdir()) == []
 
 
-def test_without_network_it_fails_with_the_store_message(tmp_path: Path) -> None:
-    """As a user on a machine without internet: an unreachable host (here a closed proxy port)."""
-    code = "from modelver.models import resnet50\nresnet50(weights='DEFAULT')"
-    env = subprocess_env(
-        MODELVER_CACHE=str(tmp_path), https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-        no_proxy="", NO_PROXY="",
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("modelver.errors.WeightsUnavailableError: Cannot reach ")
-    assert ResNet50_Weights.IMAGENET1K_V2.url in last and str(tmp_path / "resnet50-11ad3fa6.pth") in last
+def test_without_network_it_fails_with_the_store_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As on a machine without internet: the host cannot be reached (here: a closed proxy port)."""
+    for var in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(var, "")
+    monkeypatch.setattr(urllib.request, "_opener", None)  # urlopen reads the proxy settings anew
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError) as info:
+        resnet50(weights="DEFAULT")
+    message = str(info.value)
+    assert message.startswith(f"Cannot reach {ResNet50_Weights.IMAGENET1K_V2.url}: ")
+    assert f"copy it to {tmp_path / 'resnet50-11ad3fa6.pth'}" in message
     assert not (tmp_path / "resnet50-11ad3fa6.pth").exists()
+    assert not (tmp_path / "resnet50-11ad3fa6.pth.incomplete").exists()
 
 
 def test_pretrained_true_means_v1_with_both_deprecation_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
