@@ -25,8 +25,8 @@ from modelver.models import EfficientNet_Lite0_Weights, efficientnet_lite0
 def photo_path(argv: list[str]) -> Path:
     if argv:
         return Path(argv[0])
-    from skimage import data
     from PIL import Image
+    from skimage import data
 
     path = Path(tempfile.mkdtemp(prefix="modelver-example-")) / "cat.jpg"
     Image.fromarray(data.chelsea()).save(path, quality=95)
@@ -58,14 +58,20 @@ def main(argv: list[str]) -> int:
     category_name = weights.meta["categories"][class_id]
 
     # The post's other calls: entries by name, the enum of a builder, building by name.
-    print(f"weights: {weights!r} (DEFAULT), {weights.meta['num_params']:,} parameters, "
-          f"ImageNet top-1 {weights.meta['metrics']['ImageNet-1K']['acc@1']}%")
-    print(f"get_weight('EfficientNet_Lite0_Weights.DEFAULT') is the same entry: "
-          f"{get_weight('EfficientNet_Lite0_Weights.DEFAULT') is weights}")
+    print(
+        f"weights: {weights!r} (DEFAULT), {weights.meta['num_params']:,} parameters, "
+        f"ImageNet top-1 {weights.meta['metrics']['ImageNet-1K']['acc@1']}%"
+    )
+    print(
+        f"get_weight('EfficientNet_Lite0_Weights.DEFAULT') is the same entry: "
+        f"{get_weight('EfficientNet_Lite0_Weights.DEFAULT') is weights}"
+    )
     print(f"entries of efficientnet_lite0: {', '.join(get_model_weights('efficientnet_lite0').__members__)}")
     same = get_model("efficientnet_lite0", weights="DEFAULT").eval()
-    print(f"get_model('efficientnet_lite0', weights='DEFAULT') predicts the same class: "
-          f"{same(batch).argmax().item() == class_id}")
+    print(
+        f"get_model('efficientnet_lite0', weights='DEFAULT') predicts the same class: "
+        f"{same(batch).argmax().item() == class_id}"
+    )
     print(f"{path.name} ({img.shape[2]}x{img.shape[1]}):")
     print(f"{category_name}: {100 * score:.1f}%")
     return 0

@@ -123,8 +123,10 @@ def main() -> None:
         print(f"   {entry!r}: {len(entry.meta['categories'])} categories, {entry.meta['recipe']}")
     newest = tinynet(weights="DEFAULT").eval()
     catdog = get_model("tinynet", weights=TinyNet_Weights.CATDOG_V1).eval()
-    print(f"   DEFAULT loads {TinyNet_Weights.DEFAULT!r}: {same_weights(newest, TinyNet_Weights.IMAGENET1K_V2)}, "
-          f"{newest(x).shape[-1]} outputs")
+    print(
+        f"   DEFAULT loads {TinyNet_Weights.DEFAULT!r}: {same_weights(newest, TinyNet_Weights.IMAGENET1K_V2)}, "
+        f"{newest(x).shape[-1]} outputs"
+    )
     with torch.inference_mode():
         label = TinyNet_Weights.CATDOG_V1.meta["categories"][catdog(x).argmax().item()]
     print(f"   CATDOG_V1 has {catdog(x).shape[-1]} outputs, named from its meta: {label!r}")
@@ -132,17 +134,22 @@ def main() -> None:
     print("2. custom weights as a Weights value:")
     finetuned = RELEASES / "my-hotdog-model.pth"
     torch.save(synthetic_state_dict(tinynet(num_classes=2), seed=42), finetuned)
-    custom = Weights(url=str(finetuned), transforms=TinyNet_Weights.DEFAULT.transforms,
-                     meta={"categories": ["hotdog", "not hotdog"]})
+    custom = Weights(
+        url=str(finetuned), transforms=TinyNet_Weights.DEFAULT.transforms, meta={"categories": ["hotdog", "not hotdog"]}
+    )
     mine = tinynet(weights=custom).eval()
-    print(f"   tinynet(weights=Weights(url=...my-hotdog-model.pth)): {mine(x).shape[-1]} outputs, "
-          f"loaded: {same_weights(mine, custom)}")
+    print(
+        f"   tinynet(weights=Weights(url=...my-hotdog-model.pth)): {mine(x).shape[-1]} outputs, "
+        f"loaded: {same_weights(mine, custom)}"
+    )
 
     print("3. a changed architecture is a new builder with its own enum:")
     deeper = tinynet_v2(weights="DEFAULT")
-    print(f"   tinynet_v2(weights='DEFAULT') loads {TinyNet_V2_Weights.DEFAULT!r}: "
-          f"{same_weights(deeper, TinyNet_V2_Weights.DEFAULT)}, {len(deeper.features)} feature layers "
-          f"(tinynet: {len(newest.features)})")
+    print(
+        f"   tinynet_v2(weights='DEFAULT') loads {TinyNet_V2_Weights.DEFAULT!r}: "
+        f"{same_weights(deeper, TinyNet_V2_Weights.DEFAULT)}, {len(deeper.features)} feature layers "
+        f"(tinynet: {len(newest.features)})"
+    )
     try:
         tinynet_v2(weights=TinyNet_Weights.IMAGENET1K_V1)
     except TypeError as exc:
@@ -152,13 +159,17 @@ def main() -> None:
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         legacy = tinynet(pretrained=True)
-    print(f"   tinynet(pretrained=True) still loads {TinyNet_Weights.IMAGENET1K_V1!r}: "
-          f"{same_weights(legacy, TinyNet_Weights.IMAGENET1K_V1)} ({len(record)} deprecation warnings)")
+    print(
+        f"   tinynet(pretrained=True) still loads {TinyNet_Weights.IMAGENET1K_V1!r}: "
+        f"{same_weights(legacy, TinyNet_Weights.IMAGENET1K_V1)} ({len(record)} deprecation warnings)"
+    )
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         untrained = tinynet(False)
-    print(f"   tinynet(False) is still an untrained model: {not same_weights(untrained, TinyNet_Weights.IMAGENET1K_V1)} "
-          f"({len(record)} deprecation warnings)")
+    print(
+        f"   tinynet(False) is still an untrained model: {not same_weights(untrained, TinyNet_Weights.IMAGENET1K_V1)} "
+        f"({len(record)} deprecation warnings)"
+    )
 
 
 if __name__ == "__main__":

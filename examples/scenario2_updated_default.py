@@ -96,8 +96,10 @@ def check(name: str, model: Backbone, entry: Any) -> None:
     reference = torch.load(entry.url, weights_only=True)["reference_output"]
     with torch.inference_mode():
         out = model(INPUT)
-    print(f"   {name}: eps={model.bn1.eps:g}, reproduces the release's outputs: {torch.equal(out, reference)} "
-          f"(max |diff| {(out - reference).abs().max().item():.3g})")
+    print(
+        f"   {name}: eps={model.bn1.eps:g}, reproduces the release's outputs: {torch.equal(out, reference)} "
+        f"(max |diff| {(out - reference).abs().max().item():.3g})"
+    )
 
 
 def main() -> None:

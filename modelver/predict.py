@@ -85,7 +85,9 @@ def decode_detections(
         if score < score_threshold:
             continue
         if not 0 <= label < len(categories):
-            raise ModelverError(f"The model predicted class {label}, but its weights name {len(categories)} categories.")
+            raise ModelverError(
+                f"The model predicted class {label}, but its weights name {len(categories)} categories."
+            )
         found.append(Detection(categories[label], float(score), (box[0], box[1], box[2], box[3])))
     return sorted(found, key=lambda d: d.score, reverse=True)
 

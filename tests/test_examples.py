@@ -19,7 +19,11 @@ OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1
 def run(script: str, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
-        capture_output=True, text=True, cwd=cwd, env=subprocess_env(**env), timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=subprocess_env(**env),
+        timeout=300,
     )
 
 
@@ -28,7 +32,9 @@ def lines_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line.strip() for line in result.stdout.strip().splitlines()]
 
 
-@pytest.mark.parametrize("script", ["scenario1_multi_weights.py", "scenario2_updated_default.py", "scenario3_behaviour_change.py"])
+@pytest.mark.parametrize(
+    "script", ["scenario1_multi_weights.py", "scenario2_updated_default.py", "scenario3_behaviour_change.py"]
+)
 def test_scenario_docstrings_name_the_real_case(script: str) -> None:
     doc = ast.get_docstring(ast.parse((EXAMPLES / script).read_text()))
     assert doc and "Real-world case:" in doc and "https://github.com/pytorch/vision/" in doc
@@ -42,9 +48,14 @@ def test_scenario1_multi_weights_and_versions() -> None:
     assert "DEFAULT loads TinyNet_Weights.IMAGENET1K_V2: True, 1000 outputs" in out
     assert any(line.startswith("CATDOG_V1 has 2 outputs, named from its meta: '") for line in out)
     assert "tinynet(weights=Weights(url=...my-hotdog-model.pth)): 2 outputs, loaded: True" in out
-    assert "tinynet_v2(weights='DEFAULT') loads TinyNet_V2_Weights.IMAGENET1K_V1: True, 9 feature layers (tinynet: 3)" in out
-    assert ("tinynet_v2(weights=TinyNet_Weights.IMAGENET1K_V1) is refused: Invalid Weight class provided; "
-            "expected TinyNet_V2_Weights but received TinyNet_Weights.") in out
+    assert (
+        "tinynet_v2(weights='DEFAULT') loads TinyNet_V2_Weights.IMAGENET1K_V1: True, 9 feature layers (tinynet: 3)"
+        in out
+    )
+    assert (
+        "tinynet_v2(weights=TinyNet_Weights.IMAGENET1K_V1) is refused: Invalid Weight class provided; "
+        "expected TinyNet_V2_Weights but received TinyNet_Weights."
+    ) in out
     assert "tinynet(pretrained=True) still loads TinyNet_Weights.IMAGENET1K_V1: True (2 deprecation warnings)" in out
     assert "tinynet(False) is still an untrained model: True (2 deprecation warnings)" in out
 
@@ -103,7 +114,9 @@ def test_image_detection_draws_boxes_with_a_checkpoint(tmp_path: Path) -> None:
     state_dict["roi_heads.box_predictor.cls_score.bias"][categories.index("cat")] = 8.0
     torch.save(state_dict, tmp_path / "my-detector.pth")
 
-    out = lines_of(run("image_detection.py", "--checkpoint", str(tmp_path / "my-detector.pth"), cwd=tmp_path, **OFFLINE))
+    out = lines_of(
+        run("image_detection.py", "--checkpoint", str(tmp_path / "my-detector.pth"), cwd=tmp_path, **OFFLINE)
+    )
     detections, summary = out[:-1], out[-1]
     assert summary == f"{len(detections)} object(s) with score >= 0.8; saved output/object-detection.jpg"
     assert detections and all(line.split()[1] == "cat" for line in detections)

@@ -51,7 +51,10 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("releases")
     hub = root / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
-    for key, builder, real in (("v1", fasterrcnn_resnet50_fpn, TV_V1_Weights.COCO_V1), ("v2", fasterrcnn_resnet50_fpn_v2, TV_V2_Weights.COCO_V1)):
+    for key, builder, real in (
+        ("v1", fasterrcnn_resnet50_fpn, TV_V1_Weights.COCO_V1),
+        ("v2", fasterrcnn_resnet50_fpn_v2, TV_V2_Weights.COCO_V1),
+    ):
         with torch.device("meta"):
             skeleton = builder(weights_backbone=None)
         state_dict = synthetic_state_dict(skeleton, seed=7)
@@ -109,7 +112,9 @@ def test_v1_equals_torchvision_after_overwrite_eps(releases: Path, v1_output: di
     assert_same_detections(v1_output, predict(reference, image))
 
 
-def test_v1_entry_is_built_with_the_old_eps_by_context_params(releases: Path, v1_model: Any, v1_output: dict, image: torch.Tensor) -> None:
+def test_v1_entry_is_built_with_the_old_eps_by_context_params(
+    releases: Path, v1_model: Any, v1_output: dict, image: torch.Tensor
+) -> None:
     eps = {m.eps for m in v1_model.modules() if isinstance(m, FrozenBatchNorm2d)}
     assert eps == {0.0}
     # The same file as custom weights is new training's model: today's default eps, other outputs.
@@ -162,7 +167,11 @@ def test_pretrained_maps_to_coco_v1_with_warnings(monkeypatch: pytest.MonkeyPatc
         with pytest.raises(WeightsUnavailableError, match="fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth"):
             fasterrcnn_resnet50_fpn_v2(pretrained=True)
     messages = [str(w.message) for w in record]
-    assert f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, please use 'weights' instead." in messages
+    assert (
+        f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, "
+        "please use 'weights' instead."
+        in messages
+    )
     assert any("equivalent to passing `weights=FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1`" in m for m in messages)
 
 

@@ -38,8 +38,14 @@ def synthetic_detector(
     """fasterrcnn_resnet50_fpn given the entry's file as custom weights, on small images."""
     weights = SyntheticDetector_Weights.verify(weights)
     return fasterrcnn_resnet50_fpn(
-        weights=None if weights is None else weights.value, weights_backbone=None, progress=progress,
-        min_size=160, max_size=240, rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100, **kwargs,
+        weights=None if weights is None else weights.value,
+        weights_backbone=None,
+        progress=progress,
+        min_size=160,
+        max_size=240,
+        rpn_pre_nms_top_n_test=200,
+        rpn_post_nms_top_n_test=100,
+        **kwargs,
     )
 
 
@@ -109,24 +115,36 @@ def test_without_weights_it_fails_in_one_line_and_writes_nothing(photo: Path, tm
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "modelver"]
     out = tmp_path / "boxes.jpg"
     env = subprocess_env(
-        MODELVER_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-        no_proxy="", NO_PROXY="",
+        MODELVER_CACHE=str(tmp_path / "cache"),
+        https_proxy="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        no_proxy="",
+        NO_PROXY="",
     )
     result = subprocess.run(
         [*command, "predict", "fasterrcnn_resnet50_fpn", str(photo), "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=180,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("modelver: error: Cannot reach " + COCO_V1.url)
-    assert str(tmp_path / "cache" / "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth") in lines[0] and "copy it to" in lines[0]
+    assert (
+        str(tmp_path / "cache" / "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth") in lines[0] and "copy it to" in lines[0]
+    )
     assert not out.exists()
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("efficientnet_lite0", "--out", "x.jpg"), "--out is for object_detection models; efficientnet_lite0 is an image_classification model (it prints its top-k)."),
+        (
+            ("efficientnet_lite0", "--out", "x.jpg"),
+            "--out is for object_detection models; efficientnet_lite0 is an image_classification model "
+            "(it prints its top-k).",
+        ),
         (("fasterrcnn_resnet50_fpn", "--threshold", "1.5"), "--threshold must be between 0 and 1, got 1.5."),
     ],
 )

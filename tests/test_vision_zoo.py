@@ -7,8 +7,9 @@ eps and num_classes are what the weights get) and only the file load is skipped.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +18,27 @@ import torch
 from modelver import _build, get_model_builder, get_model_weights, get_weight, list_models
 from modelver.cli import main
 
+from conftest import subprocess_env
+
 BUILDERS = ["resnet50", "fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2"]
-COMMON_KEYS = {"task", "categories", "num_params", "min_size", "license", "source", "recipe", "metrics", "_ops", "_file_size", "_docs"}
+COMMON_KEYS = {
+    "task",
+    "categories",
+    "num_params",
+    "min_size",
+    "license",
+    "source",
+    "recipe",
+    "metrics",
+    "_ops",
+    "_file_size",
+    "_docs",
+}
 TASK_KEYS = {"image_classification": {"preprocessing"}, "object_detection": {"preprocessing"}}
-METRICS = {"image_classification": ("ImageNet-1K", {"acc@1", "acc@5"}), "object_detection": ("COCO-val2017", {"box_map"})}
+METRICS = {
+    "image_classification": ("ImageNet-1K", {"acc@1", "acc@5"}),
+    "object_detection": ("COCO-val2017", {"box_map"}),
+}
 
 ENTRIES = [(name, member) for name in BUILDERS for member in get_model_weights(name)]
 
@@ -56,14 +74,18 @@ def test_meta_is_complete(name: str, weights: Any) -> None:
     task = meta["task"]
     assert COMMON_KEYS | TASK_KEYS[task] <= set(meta)
     dataset, metrics = METRICS[task]
-    assert set(meta["metrics"][dataset]) == metrics and all(isinstance(v, float) for v in meta["metrics"][dataset].values())
+    assert set(meta["metrics"][dataset]) == metrics and all(
+        isinstance(v, float) for v in meta["metrics"][dataset].values()
+    )
     assert weights.url.startswith("https://download.pytorch.org/models/")
     assert re.search(r"-[0-9a-f]{8}\.pth$", weights.url)  # the store checks this prefix: the full digest is unknown
     assert len(set(meta["categories"])) > 1 and meta["categories"][0] in ("tench", "__background__")
 
 
 @pytest.mark.parametrize("name, weights", ENTRIES, ids=[repr(w) for _, w in ENTRIES])
-def test_categories_and_params_match_the_model_built_for_the_entry(name: str, weights: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_categories_and_params_match_the_model_built_for_the_entry(
+    name: str, weights: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = built_as_for(name, weights, monkeypatch)
     assert head_size(model) == len(weights.meta["categories"])
     assert sum(p.numel() for p in model.parameters()) == weights.meta["num_params"]
@@ -88,3 +110,22 @@ def test_info_describes_every_entry(name: str, capsys: pytest.CaptureFixture[str
     assert f"{enum.__name__}.{enum.DEFAULT.name}  (DEFAULT)" in out
     for member in enum:
         assert f"url: {member.url}" in out
+
+
+LAZY = """
+import sys, modelver
+names = ['ResNet50_Weights.DEFAULT', 'FasterRCNN_ResNet50_FPN_Weights.COCO_V1']
+for name in names + ['FasterRCNN_ResNet50_FPN_V2_Weights.DEFAULT']:
+    modelver.get_weight(name).meta['categories']
+from modelver.models.detection import fasterrcnn_resnet50_fpn
+from modelver.models import resnet50
+print(sorted(m for m in ('torchvision', 'torchaudio', 'huggingface_hub') if m in sys.modules))
+"""
+
+
+def test_entries_and_builders_import_no_torchvision_until_a_model_is_built() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY], capture_output=True, text=True, env=subprocess_env(), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

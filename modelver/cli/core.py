@@ -99,7 +99,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"`modelver predict` handles {' and '.join(_PREDICTORS)} models; {args.name} is a {task} model."
         )
     if args.out is not None and task != "object_detection":
-        raise ModelverError(f"--out is for object_detection models; {args.name} is an {task} model (it prints its top-k).")
+        raise ModelverError(
+            f"--out is for object_detection models; {args.name} is an {task} model (it prints its top-k)."
+        )
     if not 0.0 <= args.threshold <= 1.0:
         raise ModelverError(f"--threshold must be between 0 and 1, got {args.threshold}.")
     image = load_image(args.image)
