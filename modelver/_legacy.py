@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar, Union
 from ._version import __version__
 from ._weights import Weights, WeightsEnum
 
-__all__ = ["handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "SINCE"]
+__all__ = ["handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "overwrite_value_param", "SINCE"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 SINCE = f"modelver {__version__}"
@@ -125,3 +125,14 @@ def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) ->
             raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
     else:
         kwargs[param] = new_value
+
+
+def overwrite_value_param(param: str, actual: Any, expected: Any) -> Any:
+    """``expected`` (from the weights' meta), after checking that the user's ``actual`` (if given) agrees.
+
+    For builders that take the parameter explicitly (``num_classes=None`` in detection builders)
+    rather than through ``**kwargs``.
+    """
+    if actual is not None and actual != expected:
+        raise ValueError(f"The parameter '{param}' expected value {expected} but got {actual} instead.")
+    return expected

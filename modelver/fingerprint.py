@@ -198,6 +198,9 @@ def compute(name: str, weights: Any, *, real: bool = False) -> dict[str, Any] | 
             outputs = PROBES[task](model, weights)
     if outputs is None:
         return None
+    broken = [key for key, value in outputs.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise ModelverError(f"{key_of(name, weights)}: non-finite values in {broken}; the probe cannot fingerprint it.")
     return {key: summarize(value) for key, value in outputs.items()}
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .errors import ModelverError
 
-__all__ = ["load_image", "classify", "sample_image"]
+__all__ = ["load_image", "classify", "sample_image", "Detection", "decode_detections", "detect", "draw_detections"]
 
 SAMPLES = ("chelsea", "coffee", "rocket", "astronaut")
 
@@ -51,3 +52,86 @@ def classify(model: Any, weights: Any, image: Any, topk: int = 5) -> list[tuple[
         probs = model(batch).softmax(-1)[0]
     top = probs.topk(min(topk, len(categories)))
     return [(categories[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """One detected object: its category name, score in [0, 1] and box (x1, y1, x2, y2) in pixels."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+    def __str__(self) -> str:
+        x1, y1, x2, y2 = (round(v) for v in self.box)
+        return f"{self.score:7.2%}  {self.label}  [{x1}, {y1}, {x2}, {y2}]"
+
+
+def decode_detections(
+    output: Mapping[str, Any], categories: Sequence[str], score_threshold: float = 0.5
+) -> list[Detection]:
+    """A detection model's output for one image (``boxes``, ``labels``, ``scores``) → named detections.
+
+    Keeps those scoring at least ``score_threshold``, best first; label indices are looked
+    up in ``categories`` (the weights' ``meta["categories"]``).
+    """
+    if not 0.0 <= score_threshold <= 1.0:
+        raise ModelverError(f"The score threshold must be between 0 and 1, got {score_threshold}.")
+    scores = output["scores"].tolist()
+    labels = output["labels"].tolist()
+    boxes = output["boxes"].tolist()
+    found = []
+    for score, label, box in zip(scores, labels, boxes):
+        if score < score_threshold:
+            continue
+        if not 0 <= label < len(categories):
+            raise ModelverError(
+                f"The model predicted class {label}, but its weights name {len(categories)} categories."
+            )
+        found.append(Detection(categories[label], float(score), (box[0], box[1], box[2], box[3])))
+    return sorted(found, key=lambda d: d.score, reverse=True)
+
+
+def detect(model: Any, weights: Any, image: Any, score_threshold: float = 0.5) -> list[Detection]:
+    """Detections in one image with the weights' own preprocessing (``model`` in eval mode)."""
+    import torch
+
+    tensor = weights.transforms()(image)
+    with torch.inference_mode():
+        output = model([tensor])[0]
+    return decode_detections(output, weights.meta["categories"], score_threshold)
+
+
+def _as_uint8_tensor(image: Any) -> Any:
+    import torch
+
+    if isinstance(image, torch.Tensor):
+        if image.dtype == torch.uint8:
+            return image
+        return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    from .transforms import pil_to_tensor
+
+    return pil_to_tensor(image)
+
+
+def draw_detections(image: Any, detections: Sequence[Detection], path: str | Path, width: int = 3) -> Path:
+    """Save ``image`` (PIL or (3, H, W) tensor) with each detection's box and ``label score`` drawn on it."""
+    import torch
+    from PIL import Image
+    from torchvision.utils import draw_bounding_boxes
+
+    path = Path(path)
+    canvas = _as_uint8_tensor(image)
+    if detections:
+        boxes = torch.tensor([d.box for d in detections], dtype=torch.float32)
+        labels = [f"{d.label} {d.score:.0%}" for d in detections]
+        canvas = draw_bounding_boxes(
+            canvas, boxes, labels=labels, colors="red", width=width, label_colors="white",
+            label_background_colors="red", fill_labels=True,
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(path)
+    except (OSError, ValueError) as exc:
+        raise ModelverError(f"Cannot write {path}: {exc}") from None
+    return path

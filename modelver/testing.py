@@ -42,9 +42,19 @@ def synthetic_state_dict(model: nn.Module, seed: int = 0) -> dict[str, Any]:
     """A state_dict for ``model`` with seeded values: each tensor depends only on (seed, key).
 
     Weights are scaled by fan-in, norm scales near 1, running variances positive, integer
-    buffers copied, so activations stay finite through deep networks.
+    buffers copied, so activations stay finite through deep networks. As in trained
+    networks, one channel in eight of each batch norm is nearly dead (running variance 1e-6,
+    scale 1e-3): outputs then depend on the norm's ``eps``, so a changed eps shows.
     """
-    return {key: _tensor_for(key, value, seed) for key, value in model.state_dict().items()}
+    state = {key: _tensor_for(key, value, seed) for key, value in model.state_dict().items()}
+    for key in [k for k in state if k.endswith("running_var")]:
+        scale_key = key[: -len("running_var")] + "weight"
+        var, scale = state[key], state.get(scale_key)
+        if scale is None or scale.shape != var.shape or not var.is_floating_point():
+            continue
+        var[::8] = 1e-6
+        scale[::8] = scale[::8] * 1e-3
+    return state
 
 
 @contextlib.contextmanager

@@ -79,19 +79,49 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .. import get_model_builder, get_model_weights
-    from ..predict import classify, load_image
+def _predict_classification(args: argparse.Namespace, model: Any, weights: Any, image: Any) -> None:
+    from ..predict import classify
 
-    builder = get_model_builder(args.name)
-    weights = get_model_weights(builder).verify(args.weights)
-    if "categories" not in weights.meta or weights.meta.get("task", "image_classification") != "image_classification":
-        raise ModelverError(f"`modelver predict` classifies images; {args.name} is a {weights.meta.get('task')} model.")
-    image = load_image(args.image)
-    model = builder(weights=weights, progress=not args.quiet).eval()
     print(f"{args.name} ({weights!r}) on {args.image}:")
     for label, prob in classify(model, weights, image, args.topk):
         print(f"  {prob:7.2%}  {label}")
+
+
+def _predict_detection(args: argparse.Namespace, model: Any, weights: Any, image: Any) -> None:
+    from ..predict import detect, draw_detections
+
+    found = detect(model, weights, image, args.threshold)
+    print(f"{args.name} ({weights!r}) on {args.image}: {len(found)} object(s) with score >= {args.threshold}")
+    for detection in found:
+        print(f"  {detection}")
+    if args.out is not None:
+        print(f"boxes drawn in {draw_detections(image, found, args.out)}")
+
+
+_PREDICTORS = {"image_classification": _predict_classification, "object_detection": _predict_detection}
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .. import get_model_builder, get_model_weights
+    from ..predict import load_image
+
+    builder = get_model_builder(args.name)
+    weights = get_model_weights(builder).verify(args.weights)
+    task = weights.meta.get("task", "image_classification")
+    predictor = _PREDICTORS.get(task)
+    if predictor is None or "categories" not in weights.meta:
+        raise ModelverError(
+            f"`modelver predict` handles {' and '.join(_PREDICTORS)} models; {args.name} is a {task} model."
+        )
+    if args.out is not None and task != "object_detection":
+        raise ModelverError(
+            f"--out is for object_detection models; {args.name} is an {task} model (it prints its top-k)."
+        )
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ModelverError(f"--threshold must be between 0 and 1, got {args.threshold}.")
+    image = load_image(args.image)
+    model = builder(weights=weights, progress=not args.quiet).eval()
+    predictor(args, model, weights, image)
     return 0
 
 
@@ -122,11 +152,13 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("predict", help="classify an image with a model's weights")
+    p = sub.add_parser("predict", help="classify an image, or detect objects in it, with a model's weights")
     p.add_argument("name")
     p.add_argument("image")
     p.add_argument("--weights", default="DEFAULT", help="weights entry name (default: DEFAULT)")
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=int, default=5, help="classification: how many classes to print")
+    p.add_argument("--threshold", type=float, default=0.5, help="detection: minimum score (default 0.5)")
+    p.add_argument("--out", default=None, help="detection: write the image with labelled boxes here")
     p.add_argument("--quiet", action="store_true", help="no download progress bar")
     p.set_defaults(func=cmd_predict)
 
