@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelverError
 
-BUILTIN = ("core",)
+BUILTIN = ("core", "docs")
 ENTRY_POINT_GROUP = "modelver.commands"
 
 
