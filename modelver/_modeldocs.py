@@ -132,9 +132,7 @@ def builtin_builders() -> dict[str, Callable[..., Any]]:
     """Every builder of the package (imports every model module), by name."""
     _registry._discover_all()
     prefix = _registry.MODELS_PACKAGE + "."
-    return {
-        name: fn for name, fn in sorted(_registry._BUILDERS.items()) if fn.__module__.startswith(prefix)
-    }
+    return {name: fn for name, fn in sorted(_registry._BUILDERS.items()) if fn.__module__.startswith(prefix)}
 
 
 def render_models_page(builders: dict[str, Callable[..., Any]], hub_repo: str) -> str:
@@ -146,17 +144,22 @@ def render_models_page(builders: dict[str, Callable[..., Any]], hub_repo: str) -
     out = [
         HEADER,
         "# Models\n",
-        "Every builder takes `weights=`: one entry of its enum, its name (`\"IMAGENET1K_V1\"`, "
-        "`\"X_Weights.IMAGENET1K_V1\"`) or `\"DEFAULT\"` (the best entry, marked below); `None` (the "
+        'Every builder takes `weights=`: one entry of its enum, its name (`"IMAGENET1K_V1"`, '
+        '`"X_Weights.IMAGENET1K_V1"`) or `"DEFAULT"` (the best entry, marked below); `None` (the '
         "default) initialises randomly. `modelver info NAME` prints every entry with its full meta.\n",
         "Columns: metrics as published for the weights; params, the number of parameters; GFLOPs "
         "per image at the evaluation size; file, the size of the weights file.\n",
     ]
     tasks = sorted(by_task, key=lambda t: (t == NO_WEIGHTS_TASK, t))
-    out.append("Tasks: " + ", ".join(f"[{task_title(t)}](#{task_title(t).lower().replace(' ', '-')})" for t in tasks) + ".\n")
+    out.append(
+        "Tasks: " + ", ".join(f"[{task_title(t)}](#{task_title(t).lower().replace(' ', '-')})" for t in tasks) + ".\n"
+    )
     for task in tasks:
         out.append(f"## {task_title(task)}\n")
-        rows = ["| builder | weights | metrics | params | GFLOPs | file | license | source |", "|---|---|---|---|---|---|---|---|"]
+        rows = [
+            "| builder | weights | metrics | params | GFLOPs | file | license | source |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         notes = []
         for name, enum in by_task[task]:
             if enum is None:

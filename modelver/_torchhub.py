@@ -10,6 +10,7 @@ listing imports no model module, and loading one model imports only that model's
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -29,10 +30,12 @@ _PIP_NAMES = {"PIL": "pillow", "skimage": "scikit-image", "yaml": "pyyaml"}
 ENUM = "weights enum"
 
 
+@functools.cache
 def _import_unlisted_model_modules() -> None:
     """Import the model modules the manifest does not name (a model added without ``make manifest``).
 
     Walking the package lists file names only; modules the manifest names stay unimported.
+    Once per process: ``torch.hub.list`` asks for every name.
     """
     package = importlib.import_module(_registry.MODELS_PACKAGE)
     models, enums = _registry._manifest()
@@ -83,7 +86,7 @@ class HubEntry:
             ) from exc
 
     @property  # type: ignore[override]
-    def __doc__(self) -> str:  # noqa: D105 - torch.hub.help prints this
+    def __doc__(self) -> str:  # torch.hub.help prints this
         target = self.target()
         if self.kind == ENUM:
             return describe_enum(target)
@@ -117,10 +120,10 @@ def describe_enum(enum: type[WeightsEnum]) -> str:
     lines += [
         "",
         f"torch.hub.load({HUB_REPO!r}, {enum.__name__!r}) returns this enum; "
-        f"torch.hub.load({HUB_REPO!r}, {enum.__name__!r}, \"DEFAULT\") one entry.",
+        f'torch.hub.load({HUB_REPO!r}, {enum.__name__!r}, "DEFAULT") one entry.',
     ]
     if builders:
-        lines.append(f"Build with them: torch.hub.load({HUB_REPO!r}, {builders[0]!r}, weights=\"DEFAULT\").")
+        lines.append(f'Build with them: torch.hub.load({HUB_REPO!r}, {builders[0]!r}, weights="DEFAULT").')
     return "\n".join(lines)
 
 
@@ -147,8 +150,7 @@ def get_weight(name: str | None = None, *, weights: str | None = None) -> Weight
     """
     if (name is None) == (weights is None):
         raise UnknownWeightsError(
-            "get_weight takes one full weights name, e.g. "
-            "get_weight(weights='EfficientNet_Lite0_Weights.DEFAULT')."
+            "get_weight takes one full weights name, e.g. get_weight(weights='EfficientNet_Lite0_Weights.DEFAULT')."
         )
     return _registry.get_weight(name if name is not None else weights)  # type: ignore[arg-type]
 
@@ -161,7 +163,9 @@ def get_model_weights(name: Callable[..., Any] | str | None = None, *, model: st
         model: the same name, as a keyword.
     """
     if (name is None) == (model is None):
-        raise UnknownModelError("get_model_weights takes one model name, e.g. get_model_weights(model='efficientnet_lite0').")
+        raise UnknownModelError(
+            "get_model_weights takes one model name, e.g. get_model_weights(model='efficientnet_lite0')."
+        )
     return _registry.get_model_weights(name if name is not None else model)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,7 @@ from . import _modeldocs, _registry
 from ._build import build_model
 from ._version import __version__
 from ._weights import Weights, WeightsEnum
-from .errors import ModelverError, SourceError, UnknownModelError
+from .errors import ModelverError, SourceError, UnknownModelError, UnknownWeightsError
 
 __all__ = ["save_pretrained", "from_pretrained", "pretrained_weights", "push_to_hub", "CONFIG_NAME", "WEIGHTS_NAME"]
 
@@ -162,7 +162,9 @@ def _builder_name(builder: Callable[..., Any] | str | None, base: WeightsEnum | 
             "@register_model() so that from_pretrained can find it by name."
         )
     if base is None:
-        raise ModelverError("save_pretrained needs builder= (the registered builder's name) when weights= is not given.")
+        raise ModelverError(
+            "save_pretrained needs builder= (the registered builder's name) when weights= is not given."
+        )
     enum = type(base)
     candidates = sorted(
         key
@@ -215,7 +217,11 @@ def _check_architecture(model: Any, name: str, kwargs: Mapping[str, Any]) -> Non
         reference = fn(**kwargs)
     expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    problems = [f"{k} is {actual[k]} here but {expected[k]} from {call}" for k in actual if k in expected and actual[k] != expected[k]]
+    problems = [
+        f"{k} is {actual[k]} here but {expected[k]} from {call}"
+        for k in actual
+        if k in expected and actual[k] != expected[k]
+    ]
     problems += [f"{k} is missing (the builder makes it)" for k in expected if k not in actual]
     problems += [f"{k} is extra (the builder does not make it)" for k in actual if k not in expected]
     if problems:
@@ -281,7 +287,9 @@ def _card_text(config: Mapping[str, Any], repo_id: str | None) -> str:
         "```python",
         "from modelver.hf import from_pretrained",
         "",
-        f'model = from_pretrained("hf://{repo_id}")' if repo_id else 'model = from_pretrained("path/to/this/folder")  # or "hf://org/name" once pushed',
+        f'model = from_pretrained("hf://{repo_id}")'
+        if repo_id
+        else 'model = from_pretrained("path/to/this/folder")  # or "hf://org/name" once pushed',
         "```",
         "",
         f"`from_pretrained` builds `{name}({kwargs})`, checks `{WEIGHTS_NAME}` against the sha256 in "
@@ -360,22 +368,25 @@ def _restore_shared(aliases: Mapping[str, str], state_dict: dict[str, Any]) -> d
 
 
 class _UnknownPreprocessing:
-    """``transforms`` of weights saved without ``weights=``: calling it explains what is missing."""
+    """``transforms`` of weights whose preprocessing is not known here: calling it says why."""
 
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise ModelverError(
-            f"{self.origin} was saved without weights=, so its preprocessing is unknown: preprocess "
-            "as in training, or save it again with save_pretrained(..., weights=<the entry it started from>)."
-        )
+        raise ModelverError(f"{self.reason}: preprocess as in training.")
 
 
 def _weights_from_config(config: Mapping[str, Any], weights_location: str, origin: str) -> Weights:
-    transforms: Callable[..., Any] = _UnknownPreprocessing(origin)
+    transforms: Callable[..., Any] = _UnknownPreprocessing(
+        f"{origin} was saved without weights=, so its preprocessing is unknown (save it with "
+        "save_pretrained(..., weights=<the entry it started from>) to record it)"
+    )
     if config.get("weights"):
-        transforms = _registry.get_weight(config["weights"]).transforms
+        try:
+            transforms = _registry.get_weight(config["weights"]).transforms
+        except (UnknownWeightsError, UnknownModelError) as exc:  # the model still loads; only preprocessing is unknown
+            transforms = _UnknownPreprocessing(f"{origin} takes the preprocessing of {config['weights']}: {exc}")
     shared = config.get("shared_tensors") or {}
     return Weights(
         url=weights_location,

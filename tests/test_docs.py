@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: the test builders need real annotation objects.
 
 import re
-from functools import partial
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -56,7 +55,12 @@ class Doc_Weights(WeightsEnum):
     NEW = Weights(
         url="hf://org/doc@0123/model.safetensors",
         transforms=ImageClassification,
-        meta={"task": "image_classification", "license": "MIT", "metrics": {"Set": {"top1": 72.5}}, "source": "trained by us"},
+        meta={
+            "task": "image_classification",
+            "license": "MIT",
+            "metrics": {"Set": {"top1": 72.5}},
+            "source": "trained by us",
+        },
     )
     DEFAULT = NEW
 

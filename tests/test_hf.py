@@ -46,7 +46,10 @@ def finetuned() -> nn.Module:
     """EfficientNet-Lite0 from its real weights with a new 4-class head, "fine-tuned" (seeded changes)."""
     model = efficientnet_lite0(weights=EfficientNet_Lite0_Weights.DEFAULT, progress=False)
     model.classifier = nn.Linear(1280, len(FLOWERS))
-    model.load_state_dict(synthetic_state_dict(model, seed=3) | {k: v for k, v in model.state_dict().items() if not k.startswith("classifier")})
+    model.load_state_dict(
+        synthetic_state_dict(model, seed=3)
+        | {k: v for k, v in model.state_dict().items() if not k.startswith("classifier")}
+    )
     return model.eval()
 
 
@@ -118,10 +121,14 @@ def test_tampered_safetensors_are_refused_with_both_digests(saved: Path, tmp_pat
 
 
 def test_save_refuses_an_architecture_the_builder_would_not_rebuild(finetuned: nn.Module, tmp_path: Path) -> None:
-    with pytest.raises(ModelverError, match=r"classifier.weight is \(4, 1280\) here but \(1000, 1280\) from efficientnet_lite0\(\)"):
+    with pytest.raises(
+        ModelverError, match=r"classifier.weight is \(4, 1280\) here but \(1000, 1280\) from efficientnet_lite0\(\)"
+    ):
         save_pretrained(finetuned, tmp_path / "x", weights=EfficientNet_Lite0_Weights.DEFAULT)
     with pytest.raises(TypeError, match="cannot be written to config.json"):
-        save_pretrained(finetuned, tmp_path / "x", weights="EfficientNet_Lite0_Weights.DEFAULT", num_classes=4, norm=nn.BatchNorm2d)
+        save_pretrained(
+            finetuned, tmp_path / "x", weights="EfficientNet_Lite0_Weights.DEFAULT", num_classes=4, norm=nn.BatchNorm2d
+        )
     with pytest.raises(ModelverError, match="needs builder="):
         save_pretrained(finetuned, tmp_path / "x")
     with pytest.raises(UnknownModelError, match="not a registered builder"):
@@ -176,7 +183,10 @@ def test_tied_weights_are_stored_once_and_stay_tied(registry_snapshot: None, tmp
     model.load_state_dict(synthetic_state_dict(model, seed=1))
     folder = save_pretrained(model, tmp_path / "toy", builder="hf_test_tied_toy", vocab=7)
     config = json.loads((folder / "config.json").read_text())
-    assert set(config["shared_tensors"].items()) in ({("head.weight", "embed.weight")}, {("embed.weight", "head.weight")})
+    assert set(config["shared_tensors"].items()) in (
+        {("head.weight", "embed.weight")},
+        {("embed.weight", "head.weight")},
+    )
     loaded = from_pretrained(folder)
     assert loaded.head.weight is loaded.embed.weight
     _same_state = model.state_dict()
@@ -195,7 +205,9 @@ def test_a_library_publishes_new_weights_as_an_enum_entry_on_the_hub(
     transforms = partial(ImageClassification, crop_size=224, resize_size=256)
 
     class Flowers_Weights(WeightsEnum):
-        V1 = Weights(url=str(saved / "model.safetensors"), sha256=digest, transforms=transforms, meta={"categories": FLOWERS})
+        V1 = Weights(
+            url=str(saved / "model.safetensors"), sha256=digest, transforms=transforms, meta={"categories": FLOWERS}
+        )
         V2 = Weights(
             url=f"hf://org/lite0-flowers@{commit}/model.safetensors",
             sha256=digest,
@@ -275,7 +287,7 @@ def test_publish_a_finetuned_model_and_load_it_back_one_call_each(finetuned: nn.
 
 def test_push_a_folder_checks_it_before_uploading(saved: Path, tmp_path: Path, fake_hub: FakeHub) -> None:
     location = push_to_hub(saved, "org/lite0-flowers", create_repo=False, revision="v1", commit_message="v1")
-    (upload, uploaded), = fake_hub.calls
+    ((_, uploaded),) = fake_hub.calls
     assert uploaded["folder_path"] == str(saved) and uploaded["revision"] == "v1" and uploaded["commit_message"] == "v1"
     assert sorted(uploaded["allow_patterns"]) == ["README.md", "config.json", "model.safetensors"]
     assert location.startswith("hf://org/lite0-flowers@")
@@ -291,3 +303,13 @@ def test_push_a_folder_checks_it_before_uploading(saved: Path, tmp_path: Path, f
     with pytest.raises(ModelverError, match="has no config.json"):
         push_to_hub(tmp_path, "org/x")
     assert len(fake_hub.calls) == 1  # nothing refused reached the Hub
+
+
+def test_a_base_entry_unknown_here_does_not_stop_loading(saved: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(saved, tmp_path / "copy"))
+    config = json.loads((copy / "config.json").read_text())
+    config["weights"] = "Retired_Weights.V1"
+    (copy / "config.json").write_text(json.dumps(config))
+    assert from_pretrained(copy, progress=False).classifier.out_features == 4
+    with pytest.raises(ModelverError, match="takes the preprocessing of Retired_Weights.V1"):
+        pretrained_weights(copy).transforms()

@@ -226,7 +226,9 @@ def test_a_builder_needing_a_missing_package_says_what_to_install(registry_snaps
     def needs_missing_pkg(**kwargs: Any) -> Any:
         import modelver_missing_dependency  # noqa: F401
 
-    with pytest.raises(ModuleNotFoundError, match="'needs_missing_pkg' needs the module 'modelver_missing_dependency'.*pip install"):
+    with pytest.raises(
+        ModuleNotFoundError, match="'needs_missing_pkg' needs the module 'modelver_missing_dependency'.*pip install"
+    ):
         _torchhub.entry("needs_missing_pkg")()
 
 

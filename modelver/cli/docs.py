@@ -41,6 +41,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("docs", help="write docs/models.md: every builder and weights entry, from their meta")
-    p.add_argument("--output", "-o", default=str(DEFAULT_OUTPUT), help="where to write (default: docs/models.md; - for stdout)")
+    p.add_argument(
+        "--output", "-o", default=str(DEFAULT_OUTPUT), help="where to write (default: docs/models.md; - for stdout)"
+    )
     p.add_argument("--check", action="store_true", help="fail if the file differs from what would be written")
     p.set_defaults(func=cmd_docs)
