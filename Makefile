@@ -26,3 +26,6 @@ manifest: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache output
+
+docs: $(STAMP)
+	$(VENV)/bin/modelver docs

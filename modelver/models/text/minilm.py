@@ -119,6 +119,12 @@ def minilm_l6_classifier(
         weights_backbone: ``MiniLM_L6_Weights`` entry for the encoder, or None.
         num_classes: the number of classes (required without ``weights``).
         **kwargs: passed to ``TextClassifier`` (``dropout``).
+
+    Example::
+
+        model = minilm_l6_classifier(weights_backbone=MiniLM_L6_Weights.DEFAULT, num_classes=3)
+        tokenizer = MiniLM_L6_Weights.DEFAULT.transforms()
+        logits = model(**tokenizer(["great film", "dull plot"]))  # fine-tune the head, then save
     """
     weights = _verify_classifier_weights(weights)
     if weights is not None:
