@@ -9,6 +9,7 @@ MODELS = {
     'roberta_base': 'modelver.models.text.roberta',
     'tacotron2': 'modelver.models.audio.tacotron2',
     'tts_tacotron2_wavernn': 'modelver.models.audio.tts',
+    'vit_b_16': 'modelver.models.vit',
     'wavernn': 'modelver.models.audio.wavernn',
 }
 WEIGHTS = {
@@ -20,5 +21,6 @@ WEIGHTS = {
     'RoBERTa_Base_Weights': 'modelver.models.text.roberta',
     'TTS_Tacotron2_WaveRNN_Weights': 'modelver.models.audio.tts',
     'Tacotron2_Weights': 'modelver.models.audio.tacotron2',
+    'ViT_B_16_Weights': 'modelver.models.vit',
     'WaveRNN_Weights': 'modelver.models.audio.wavernn',
 }

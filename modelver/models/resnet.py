@@ -58,6 +58,7 @@ class ResNet50_Weights(WeightsEnum):
             "metrics": {"ImageNet-1K": {"acc@1": 76.130, "acc@5": 92.862}},
             "preprocessing": _preprocessing(256),
             "_file_size": 97.781,
+            "superseded_by": "ResNet50_Weights.IMAGENET1K_V2 (TorchVision's new training recipe, +4.7 Acc@1)",
             "_docs": "These weights reproduce closely the results of the paper using a simple training recipe.",
         },
     )
@@ -70,6 +71,7 @@ class ResNet50_Weights(WeightsEnum):
             "metrics": {"ImageNet-1K": {"acc@1": 80.858, "acc@5": 95.434}},
             "preprocessing": _preprocessing(232),
             "_file_size": 97.79,
+            "supersedes": "ResNet50_Weights.IMAGENET1K_V1",
             "_docs": "These weights improve upon the results of the original paper by using TorchVision's new "
             "training recipe (https://pytorch.org/blog/how-to-train-state-of-the-art-models-using-torchvision-"
             "latest-primitives/).",

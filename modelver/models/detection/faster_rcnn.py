@@ -64,6 +64,8 @@ class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
             "metrics": {"COCO-val2017": {"box_map": 37.0}},
             "_ops": 134.38,
             "_file_size": 159.743,
+            "superseded_by": "FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1 (a new builder, fasterrcnn_resnet50_fpn_v2: "
+            "changed architecture, box mAP 46.7)",
             "_docs": "These weights were produced by following a similar training recipe as on the paper. "
             "They were trained with FrozenBatchNorm2d eps=0.0, which the builder keeps for them.",
         },
@@ -82,6 +84,7 @@ class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
             "metrics": {"COCO-val2017": {"box_map": 46.7}},
             "_ops": 280.371,
             "_file_size": 167.104,
+            "supersedes": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1 (fasterrcnn_resnet50_fpn)",
             "_docs": "These weights were produced using an enhanced training recipe to boost the model accuracy.",
         },
     )
