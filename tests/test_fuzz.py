@@ -90,3 +90,36 @@ def test_hf_parse_round_trip(name: str, path: str) -> None:
     except SourceError:
         return
     assert (repo, revision, filename) == (f"org/{name}", "main", path)
+
+
+bundle_bytes = st.one_of(st.binary(max_size=2048), st.builds(lambda b: b"\x08\x07" + b, st.binary(max_size=512)))
+manifests = st.one_of(
+    st.text(max_size=200),
+    st.dictionaries(
+        st.sampled_from(["format", "model_file", "files", "inputs", "outputs", "meta", "version"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3),
+                  st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)),
+        max_size=7,
+    ).map(lambda d: __import__("json").dumps(d)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=bundle_bytes, manifest=manifests, suffix=st.sampled_from([".onnx", ".pt", ".pt2"]))
+def test_bundle_loader_refuses_garbage_with_bundle_errors(data: bytes, manifest: str, suffix: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from export.runtime import load
+
+    from modelver.errors import BundleError
+
+    folder = tmp_path_factory.mktemp("bundle")
+    model = folder / f"model{suffix}"
+    model.write_bytes(data)
+    for target in (model, folder):
+        if target is folder:
+            (folder / "bundle.json").write_text(manifest)
+        try:
+            load(target)
+        except BundleError as exc:
+            assert str(exc).strip() and "\n" not in str(exc)
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"load({target.name}) with garbage raised {exc!r}")
