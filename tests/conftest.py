@@ -40,6 +40,17 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture
+def registry_snapshot() -> Iterator[None]:
+    """Builders a test registers are forgotten after it."""
+    from modelver import _registry
+
+    saved = dict(_registry._BUILDERS)
+    yield
+    _registry._BUILDERS.clear()
+    _registry._BUILDERS.update(saved)
+
+
+@pytest.fixture
 def server() -> Iterator[FileServer]:
     with FileServer() as srv:
         yield srv

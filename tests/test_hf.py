@@ -33,12 +33,6 @@ FLOWERS = ["daisy", "dandelion", "rose", "tulip"]
 FINETUNED_META = {"categories": FLOWERS, "metrics": {"Flowers-4": {"acc@1": 91.25, "acc@5": None}}}
 
 
-@pytest.fixture
-def registry_snapshot() -> Iterator[None]:
-    saved = dict(_registry._BUILDERS)
-    yield
-    _registry._BUILDERS.clear()
-    _registry._BUILDERS.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -222,12 +222,6 @@ def test_unknown_entry_is_an_attribute_error_naming_the_listing() -> None:
     assert "weights" in str(entry.__signature__)
 
 
-@pytest.fixture
-def registry_snapshot() -> Iterator[None]:
-    saved = dict(_registry._BUILDERS)
-    yield
-    _registry._BUILDERS.clear()
-    _registry._BUILDERS.update(saved)
 
 
 def test_a_builder_needing_a_missing_package_says_what_to_install(registry_snapshot: None) -> None:

@@ -23,12 +23,6 @@ class Tiny_Weights(WeightsEnum):
     DEFAULT = ONLY
 
 
-@pytest.fixture
-def registry_snapshot() -> Any:
-    saved = dict(_registry._BUILDERS)
-    yield
-    _registry._BUILDERS.clear()
-    _registry._BUILDERS.update(saved)
 
 
 def _make_builder(name: str = "tiny_model") -> Any:
