@@ -39,12 +39,7 @@ def peak_mb():
 path, digest, name, tv_name, entry = sys.argv[1:6]
 """
 
-TORCHVISION = PRELUDE + """
-base = rss_mb()
-start = time.perf_counter()
-model = getattr(torchvision.models, tv_name)()
-model.load_state_dict(torch.load(path, weights_only=True))
-elapsed = time.perf_counter() - start
+MEASURE = """
 peak = peak_mb()
 with torch.inference_mode():
     for t in model.state_dict().values():
@@ -56,6 +51,14 @@ print(json.dumps({"time": elapsed, "mem": peak - base, "mem_read": used - base,
                   "out": hashlib.sha256(out.numpy().tobytes()).hexdigest()}))
 """
 
+TORCHVISION = PRELUDE + """
+base = rss_mb()
+start = time.perf_counter()
+model = getattr(torchvision.models, tv_name)()
+model.load_state_dict(torch.load(path, weights_only=True))
+elapsed = time.perf_counter() - start
+""" + MEASURE
+
 MODELVER = PRELUDE + """
 real = get_weight(entry)
 weights = Weights(url=path, sha256=digest, transforms=real.transforms, meta=real.meta)
@@ -63,16 +66,7 @@ base = rss_mb()
 start = time.perf_counter()
 model = get_model(name, weights=weights)
 elapsed = time.perf_counter() - start
-peak = peak_mb()
-with torch.inference_mode():
-    for t in model.state_dict().values():
-        t.float().sum()  # read every weight once: memory-mapped pages now count too
-used = peak_mb()
-with torch.inference_mode():
-    out = model.eval()(x)
-print(json.dumps({"time": elapsed, "mem": peak - base, "mem_read": used - base,
-                  "out": hashlib.sha256(out.numpy().tobytes()).hexdigest()}))
-"""
+""" + MEASURE
 
 MAKE_CHECKPOINT = """
 import sys, torch, torchvision, hashlib
