@@ -37,19 +37,24 @@ class _SkipInitOnMeta(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def load_weights(model: nn.Module, weights: Any, progress: bool = True, *, assign: bool = False) -> None:
+def load_weights(
+    model: nn.Module, weights: Any, progress: bool = True, *, assign: bool = False, device: Any = "cpu"
+) -> None:
     """Load ``weights`` (an enum member or a ``Weights``) into ``model``, strictly.
 
     With ``assign=True`` the model's tensors *become* the loaded ones (for a model built
     on the ``meta`` device); they are cast to the dtype the model declared first, so the
-    result equals a normal ``load_state_dict``.
+    result equals a normal ``load_state_dict``. ``device`` is where the file is loaded to.
     """
     from .testing import STRUCTURE_ONLY, active_synthetic_seed, synthetic_state_dict
 
     seed = active_synthetic_seed()
     if seed == STRUCTURE_ONLY:
         return
-    state_dict = weights.get_state_dict(progress=progress) if seed is None else synthetic_state_dict(model, seed)
+    if seed is None:
+        state_dict = weights.get_state_dict(progress=progress, map_location=device)
+    else:
+        state_dict = {k: v.to(device) for k, v in synthetic_state_dict(model, seed).items()}
     if assign:
         expected = {**dict(model.named_parameters()), **dict(model.named_buffers())}
         for key, tensor in state_dict.items():
@@ -72,13 +77,19 @@ def build_model(factory: Callable[[], M], weights: Any, progress: bool = True, *
     With ``meta_init`` (the default) the model is constructed on the ``meta`` device, so
     no time goes into initialising parameters that the checkpoint replaces. Models that
     create plain tensors in ``__init__`` (not parameters or buffers) need ``meta_init=False``.
+
+    The weights go straight to the default device: ``with torch.device("cuda"):
+    model = resnet50(weights=...)`` loads the file onto the GPU with no CPU copy of the
+    model (safetensors reads to the device; zip checkpoints are memory-mapped first).
     """
     if weights is None:
         return factory()
-    if meta_init:
-        with torch.device("meta"), _SkipInitOnMeta():
-            model = factory()
-    else:
+    if not meta_init:
         model = factory()
-    load_weights(model, weights, progress, assign=meta_init)
+        load_weights(model, weights, progress)
+        return model
+    device = torch.get_default_device()
+    with torch.device("meta"), _SkipInitOnMeta():
+        model = factory()
+    load_weights(model, weights, progress, assign=True, device=device)
     return model
