@@ -49,7 +49,9 @@ class BundleTokenizer:
             self._tokenizer = Tokenizer.from_file(str(self.path))
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BundleError(f"{self.path} is not a tokenizer.json the tokenizers library can read ({first}).") from None
+            raise BundleError(
+                f"{self.path} is not a tokenizer.json the tokenizers library can read ({first})."
+            ) from None
         self._tokenizer.enable_truncation(max_length=self.max_length)
         self._tokenizer.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)
 

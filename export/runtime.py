@@ -279,7 +279,9 @@ class Bundle:
         names = [s["name"] for s in self.outputs]
         results = self._run(feeds, names, seed)
         if len(results) != len(names):
-            raise BundleError(f"{self.model_file} returned {len(results)} outputs, its meta lists {len(names)}: {names}.")
+            raise BundleError(
+                f"{self.model_file} returned {len(results)} outputs, its meta lists {len(names)}: {names}."
+            )
         return dict(zip(names, results, strict=True))
 
     __call__ = run
@@ -303,7 +305,8 @@ class Bundle:
         if getattr(self, "_tokenizer", None) is None:
             settings = self.meta.get("tokenization")
             if not isinstance(settings, dict):
-                raise BundleError(f"This {self.meta.get('task')!r} bundle takes no text (its meta has no tokenization).")
+                task = self.meta.get("task")
+                raise BundleError(f"This {task!r} bundle takes no text (its meta has no tokenization).")
             from ._tokenize import BundleTokenizer
 
             directory = self.path if self.path.is_dir() else self.path.parent
@@ -357,7 +360,8 @@ class Bundle:
         if not batch or not all(isinstance(t, str) for t in batch):
             raise BundleError(f"Expected a string or a non-empty list of strings, got {texts!r}.")
         index = {symbol: i for i, symbol in enumerate(symbols)}
-        rows = [[index[c] for c in (t.lower() if processing.get("lowercase", True) else t) if c in index] for t in batch]
+        lower = processing.get("lowercase", True)
+        rows = [[index[c] for c in (t.lower() if lower else t) if c in index] for t in batch]
         for text, row in zip(batch, rows):
             if not row:
                 raise BundleError(f"{text!r} has no character of the symbol table {''.join(symbols[1:])!r}.")
@@ -578,7 +582,8 @@ def describe_run(
         lines = [f"{head}, last hidden state of each text:"]
         for text, mask, row in zip(inputs, batch["attention_mask"], hidden):
             count = int(mask.sum())
-            lines.append(f"  {text!r}: {count} tokens -> ({count}, {row.shape[-1]}), first values {row[0, :3].round(4).tolist()}")
+            first = row[0, :3].round(4).tolist()
+            lines.append(f"  {text!r}: {count} tokens -> ({count}, {row.shape[-1]}), first values {first}")
         return lines
     if task == "text_to_speech":
         lines = [f"{head}, {bundle.sample_rate} Hz:"]
@@ -592,7 +597,8 @@ def describe_run(
         result = bundle.run({"tokens": ids[order], "lengths": lengths[order]}, seed=seed)
         lines = [f"{head}, mel spectrograms:"]
         for row, original in enumerate(order):
-            lines.append(f"  {inputs[original]!r}: {int(result['mel_lengths'][row])} frames of {result['mel'].shape[1]} mels")
+            frames, mels = int(result["mel_lengths"][row]), result["mel"].shape[1]
+            lines.append(f"  {inputs[original]!r}: {frames} frames of {mels} mels")
         return lines
     raise BundleError(
         f"`run` has no command-line form for {task!r} bundles; call export.runtime.load(PATH).run(...) "

@@ -61,7 +61,8 @@ def test_list_markdown_is_the_readme_table() -> None:
     assert result.stdout.startswith("| builder | task | torchscript | onnx | pt2 | triton |\n|---|---|")
     assert "| `tacotron2` | text_to_mel | yes | no | no | no |" in result.stdout
     only = run("export", "--list", "--markdown", "minilm*")
-    assert [line.split("|")[1].strip() for line in only.stdout.splitlines()[2:4]] == ["`minilm_l6`", "`minilm_l6_classifier`"]
+    names = [line.split("|")[1].strip() for line in only.stdout.splitlines()[2:4]]
+    assert names == ["`minilm_l6`", "`minilm_l6_classifier`"]
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,8 @@ def test_synthesize_keeps_the_order_and_writes_wavs(exported: dict[str, Exported
     lines = describe_run(bundle, texts, out=str(tmp_path / "speech.wav"), seed=3)
     assert lines[0].startswith("tts_tacotron2_wavernn (TTS_Tacotron2_WaveRNN_Weights.CHAR_LJSPEECH), torchscript")
     seconds = len(waveforms[1]) / 22050
-    assert lines[0].endswith(", 22050 Hz:") and lines[2] == f"  'Hello, world!': {seconds:.2f} s -> {tmp_path / 'speech-2.wav'}"
+    assert lines[0].endswith(", 22050 Hz:")
+    assert lines[2] == f"  'Hello, world!': {seconds:.2f} s -> {tmp_path / 'speech-2.wav'}"
     with wave.open(str(tmp_path / "speech-2.wav")) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getnframes()) == (22050, 1, len(waveforms[1]))
         frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
@@ -218,7 +219,8 @@ def test_tts_bundle_loads_with_plain_torch(exported: dict[str, Exported], tmp_pa
         f"m = torch.jit.load({str(exported['tts_tacotron2_wavernn'].bundle / 'model.pt')!r}, _extra_files=extra)\n"
         "torch.manual_seed(11)\n"
         "with torch.inference_mode():\n"
-        f"    wave, lengths = m(torch.from_numpy(np.load('tokens.npy')), torch.tensor({inputs['lengths'].tolist()}, dtype=torch.int32))\n"
+        f"    lengths = torch.tensor({inputs['lengths'].tolist()}, dtype=torch.int32)\n"
+        "    wave, lengths = m(torch.from_numpy(np.load('tokens.npy')), lengths)\n"
         "np.save('wave.npy', wave.numpy())\n"
         "print(json.loads(extra['meta.json'])['sample_rate'], lengths.tolist())\n"
     )

@@ -41,7 +41,9 @@ TINY_ROBERTA = dict(
     type_vocab_size=1, pad_token_id=1, positions_from_padding=True, layer_norm_eps=1e-5,
 )
 # MiniLM's vocabulary (its tokenizer.json), a tiny encoder
-TINY_BERT = dict(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=40)
+TINY_BERT = dict(
+    vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=40
+)
 CATEGORIES = ["negative", "neutral", "positive"]
 
 

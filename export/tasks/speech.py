@@ -178,16 +178,16 @@ class _FromSymbols(_SpeechExporter):
         for seed, texts in enumerate(texts_of):
             tokens, lengths = self.processor(list(texts))
             label = " / ".join(repr(t) for t in texts)
-            cases.append(Case(f"{label} by weights.transforms()", {TOKENS: tokens.numpy(), LENGTHS: lengths.numpy()}, seed=seed))
+            inputs = {TOKENS: tokens.numpy(), LENGTHS: lengths.numpy()}
+            cases.append(Case(f"{label} by weights.transforms()", inputs, seed=seed))
         if not cases:  # no text processor here: random symbol batches of the same sizes
             rng = np.random.default_rng(0)
             for seed, lengths in enumerate(([12], [26, 9])):
                 tokens = np.zeros((len(lengths), lengths[0]), dtype=np.int64)
                 for row, length in enumerate(lengths):
                     tokens[row, :length] = rng.integers(1, self.n_symbol, length)
-                cases.append(
-                    Case(f"random symbols, lengths {lengths}", {TOKENS: tokens, LENGTHS: np.asarray(lengths, np.int32)}, seed=seed)
-                )
+                inputs = {TOKENS: tokens, LENGTHS: np.asarray(lengths, np.int32)}
+                cases.append(Case(f"random symbols, lengths {lengths}", inputs, seed=seed))
         return cases
 
 
@@ -221,7 +221,8 @@ class TextToSpeechExporter(_FromSymbols):
     def _tacotron2(self) -> nn.Module:
         tacotron2 = getattr(self.model, "tacotron2", None)
         if tacotron2 is None or not hasattr(self.model, "vocoder"):
-            raise BundleError(f"{self.weights_label}: expected modelver's TextToSpeech, got {type(self.model).__name__}.")
+            got = type(self.model).__name__
+            raise BundleError(f"{self.weights_label}: expected modelver's TextToSpeech, got {got}.")
         return tacotron2
 
     def outputs(self) -> list[dict[str, Any]]:
@@ -263,7 +264,8 @@ class VocoderExporter(_SpeechExporter):
             raise BundleError(f"{weights_label}: expected torchaudio's WaveRNN, got {type(model).__name__}.")
         normalize = weights.transforms()
         if not isinstance(normalize, NormalizeMel):
-            raise BundleError(f"{weights_label}: expected NormalizeMel as weights.transforms(), got {type(normalize).__name__}.")
+            got = type(normalize).__name__
+            raise BundleError(f"{weights_label}: expected NormalizeMel as weights.transforms(), got {got}.")
         self.n_mels = int(weights.meta.get("n_mels", 80))
         self.vocoder = WaveRNNVocoder(model, normalize.min_level_db).eval()
         self.normalize = normalize
