@@ -5,6 +5,9 @@
 
     from export.runtime import load          # no torch needed for ONNX bundles
     load("bundles/lite0/onnx").predict_image("cat.jpg")
+    load("bundles/minilm/onnx").embed(["A sentence.", "Another one."])
+
+Which builders export to which formats: ``support_table()`` (``modelver export --list``).
 
 Names load on first use, so ``import export.runtime`` imports neither torch nor modelver's
 model code.

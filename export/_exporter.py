@@ -100,8 +100,10 @@ def _resolve(name: str, weights: Any) -> tuple[Callable[..., Any], Any, str]:
     from modelver._weights import Weights, weights_label
 
     builder = get_model_builder(name)
-    enum = get_model_weights(builder)
-    entry = weights if isinstance(weights, Weights) else enum.verify(weights if weights is not None else "DEFAULT")
+    if isinstance(weights, Weights):  # a custom entry works for builders without an enum of their own too
+        entry = weights
+    else:
+        entry = get_model_weights(builder).verify(weights if weights is not None else "DEFAULT")
     if entry is None:
         raise BundleError(f"Exporting {name} needs weights (their meta says what the bundle's outputs mean).")
     return builder, entry, weights_label(entry)
@@ -160,8 +162,10 @@ def export_model(
     model = model.eval()
     task = exporter_class(name, model, entry, label)
     meta = build_meta(name, entry, label, task)
+    from .parity import eager_outputs
+
     cases = task.cases() if check else []
-    references = [task.reference(case.inputs) for case in cases]
+    references = [eager_outputs(task, case) for case in cases]
     say(f"    ready in {time.perf_counter() - start:.1f} s" + (f"; {len(cases)} parity inputs" if check else ""))
 
     from . import runtime

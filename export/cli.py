@@ -1,8 +1,8 @@
 """The ``export`` and ``run`` commands, plugged into ``modelver`` through the ``modelver.commands`` entry point.
 
 ``modelver export NAME [--weights W] [--format F,...] [--out DIR] [--opset N] [--no-check]``,
-``modelver export --list``, ``modelver run BUNDLE IMAGE``; ``python -m export`` takes the
-same options as ``modelver export``.
+``modelver export --list [--markdown]`` (``--markdown`` prints the README's table),
+``modelver run BUNDLE INPUT...``; ``python -m export`` takes the same options as ``modelver export``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 to 23 (default: 18)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against eager")
     p.add_argument("--list", action="store_true", help="show which formats each builder supports, and exit")
+    p.add_argument("--markdown", action="store_true", help="with --list: as the README's Markdown table")
     p.set_defaults(func=cmd_export)
 
 
-def support_lines(pattern: str | None = None) -> list[str]:
+def _support(pattern: str | None) -> list[tuple[str, str | None, dict[str, str | None]]]:
     from modelver import list_models
 
     from .tasks import support_table
@@ -41,26 +42,57 @@ def support_lines(pattern: str | None = None) -> list[str]:
     names = list_models(include=pattern)
     if not names:
         raise ModelverError(f"No model matches {pattern!r}. Run `modelver list` to see them all.")
-    table = support_table(names)
+    return support_table(names)
+
+
+def _reasons(table: list[tuple[str, str | None, dict[str, str | None]]]) -> list[tuple[str, list[str], str]]:
+    """(builder, formats, reason) for every format a builder does not export to, formats sharing a reason merged."""
+    out = []
+    for name, _task, support in table:
+        grouped: dict[str, list[str]] = {}
+        for fmt, reason in support.items():
+            if reason is not None:
+                grouped.setdefault(reason, []).append(fmt)
+        out += [(name, formats, reason) for reason, formats in grouped.items()]
+    return out
+
+
+def support_lines(pattern: str | None = None) -> list[str]:
+    """``modelver export --list``: a plain table, then why each "no"."""
+    table = _support(pattern)
     header = ("builder", "task", *FORMATS)
     rows = [header]
-    reasons: dict[str, str] = {}
     for name, task, support in table:
         rows.append((name, task or "-", *("yes" if support[f] is None else "no" for f in FORMATS)))
-        for reason in support.values():
-            if reason is not None:
-                reasons.setdefault(name, reason)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    reasons = _reasons(table)
     if reasons:
         lines.append("")
-        lines += [f"{name}: {reason}" for name, reason in reasons.items()]
+        lines += [f"{name} ({', '.join(formats)}): {reason}" for name, formats, reason in reasons]
+    return lines
+
+
+def support_markdown(pattern: str | None = None) -> list[str]:
+    """``modelver export --list --markdown``: the README's table and its notes, Markdown."""
+    table = _support(pattern)
+    lines = [
+        "| builder | task | " + " | ".join(FORMATS) + " |",
+        "|---|---|" + "---|" * len(FORMATS),
+    ]
+    for name, task, support in table:
+        cells = ["yes" if support[f] is None else "no" for f in FORMATS]
+        lines.append(f"| `{name}` | {task or '-'} | " + " | ".join(cells) + " |")
+    reasons = _reasons(table)
+    if reasons:
+        lines.append("")
+        lines += [f"- `{name}`, {', '.join(formats)}: {reason}." for name, formats, reason in reasons]
     return lines
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.list:
-        print("\n".join(support_lines(args.name)))
+    if args.list or args.markdown:
+        print("\n".join((support_markdown if args.markdown else support_lines)(args.name)))
         return 0
     if not args.name:
         raise ModelverError("Name the builder to export, e.g. `modelver export efficientnet_lite0 --format onnx`.")
@@ -81,11 +113,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", help="bundle directory or model file (.onnx, .pt, .pt2)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or texts for text and speech bundles")
+    parser.add_argument("--topk", type=int, default=5, help="classes to show (classification bundles)")
+    parser.add_argument("--out", default="speech.wav", help="WAV file of a text-to-speech bundle (default: speech.wav)")
+    parser.add_argument("--seed", type=int, default=None, help="seed torch first (speech bundles sample)")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runtime import format_prediction, load
+    from .runtime import describe_run, load
 
     bundle = load(args.bundle, threads=args.threads)
-    print(format_prediction(bundle, args.image, bundle.predict_image(args.image, args.topk)))
+    print("\n".join(describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed)))
     return 0
 
 
@@ -93,11 +134,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("export", help="export a model with its preprocessing to TorchScript / ONNX / .pt2 / Triton")
     add_export_arguments(p)
 
-    p = sub.add_parser("run", help="classify an image with an exported bundle (export.runtime)")
-    p.add_argument("bundle", help="bundle directory or model file (.onnx, .pt, .pt2)")
-    p.add_argument("image")
-    p.add_argument("--topk", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    p = sub.add_parser("run", help="run an exported bundle on images or texts (export.runtime)")
+    add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
 

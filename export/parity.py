@@ -15,11 +15,14 @@ import numpy as np
 
 from .tasks._base import Case, TaskExporter
 
-__all__ = ["compare", "check_bundle", "max_abs_diff"]
+__all__ = ["compare", "check_bundle", "eager_outputs", "max_abs_diff"]
 
 
-def compare(reference: np.ndarray, actual: np.ndarray, atol: float | None) -> dict[str, Any]:
-    """One output's differences, and whether they are within ``atol`` (None: report only)."""
+def compare(reference: np.ndarray, actual: np.ndarray, atol: float | None, scores: bool = False) -> dict[str, Any]:
+    """One output's differences, and whether they are within ``atol`` (None: report only).
+
+    ``scores``: the output is (batch, classes) scores; the report says whether the top-1 agrees.
+    """
     if reference.shape != actual.shape:
         return {"passed": False, "error": f"shape {list(actual.shape)}, eager gives {list(reference.shape)}"}
     if reference.dtype != actual.dtype:
@@ -36,7 +39,7 @@ def compare(reference: np.ndarray, actual: np.ndarray, atol: float | None) -> di
         "atol": atol,
         "passed": atol is None or max_abs <= atol,
     }
-    if ref.ndim == 2 and ref.shape[1] > 1:  # scores over classes: does the best one agree?
+    if scores and ref.ndim == 2 and ref.shape[1] > 1:  # scores over classes: does the best one agree?
         report["top1_agree"] = bool((actual.argmax(-1) == reference.argmax(-1)).all())
     return report
 
@@ -44,19 +47,26 @@ def compare(reference: np.ndarray, actual: np.ndarray, atol: float | None) -> di
 def check_bundle(
     task: TaskExporter,
     fmt: str,
-    run: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]],
+    run: Callable[..., Mapping[str, np.ndarray]],
     model_path: Any,
     cases: list[Case],
     references: list[dict[str, np.ndarray]],
 ) -> dict[str, Any]:
-    """The parity report of one bundle (see the module doc); ``run`` is the loaded bundle."""
+    """The parity report of one bundle (see the module doc); ``run`` is the loaded bundle's ``run``.
+
+    Cases with a seed run with ``run(inputs, seed=...)``, as their references were computed
+    right after ``torch.manual_seed(seed)``.
+    """
     start = time.perf_counter()
     extra = task.extra_checks(fmt, model_path, cases)
     results = []
     for case, reference in zip(cases, references):
-        got = run(case.inputs)
+        got = run(case.inputs) if case.seed is None else run(case.inputs, seed=case.seed)
         tolerances = task.case_tolerances(fmt, case)
-        outputs = {name: compare(ref, np.asarray(got[name]), tolerances.get(name)) for name, ref in reference.items()}
+        outputs = {
+            name: compare(ref, np.asarray(got[name]), tolerances.get(name), name in task.score_outputs)
+            for name, ref in reference.items()
+        }
         entry: dict[str, Any] = {"case": case.describe(), "outputs": outputs}
         if case.name in extra:
             entry["checks"] = extra[case.name]
@@ -66,7 +76,7 @@ def check_bundle(
         name: max((r["outputs"][name].get("max_abs", float("inf")) for r in results), default=0.0)
         for name in (references[0] if references else {})
     }
-    return {
+    report: dict[str, Any] = {
         "checked": True,
         "passed": all(r["passed"] for r in results),
         "reference": "eager pipeline: builder(weights) + weights.transforms() + postprocessing, torch, inference_mode",
@@ -75,6 +85,20 @@ def check_bundle(
         "seconds": round(time.perf_counter() - start, 3),
         "cases": results,
     }
+    if task.parity_note:
+        report["compared"] = task.parity_note
+    return report
+
+
+def eager_outputs(task: TaskExporter, case: Case) -> dict[str, np.ndarray]:
+    """The task's eager reference on one case, seeded like the bundle will be when the case says so."""
+    if case.seed is None:
+        return task.reference(case.inputs)
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(case.seed)
+        return task.reference(case.inputs)
 
 
 def max_abs_diff(report: Mapping[str, Any]) -> float | None:

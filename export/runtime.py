@@ -8,8 +8,11 @@ deployment that ships an ONNX bundle needs numpy, onnxruntime and Pillow, nothin
     bundle = load("bundles/efficientnet_lite0/onnx")    # a bundle directory, or model.onnx / .pt / .pt2
     bundle.predict_image("cat.jpg", topk=5)              # [("tiger cat", 0.61), ...]
     bundle.run({"images": uint8_array})                  # {"probabilities": array}
+    load("bundles/minilm_l6/onnx").embed(["A sentence.", "Another."])   # tokenizers + numpy
+    load("bundles/tts/torchscript").synthesize("Hello world!", seed=0)  # [waveform], torch
 
-or from a shell: ``python -m export.runtime BUNDLE PHOTO``.
+or from a shell: ``python -m export.runtime BUNDLE PHOTO`` (or ``TEXT...`` for text and
+speech bundles).
 
 Every problem is a one-line :class:`~modelver.errors.BundleError`: a missing file, a
 truncated or corrupted model, a manifest whose sha256 does not match, edited meta, an
@@ -51,7 +54,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --- backends: load a model file, return (meta, run) -----------------------------------------------------
-Runner = Callable[[Mapping[str, np.ndarray], Sequence[str]], list[np.ndarray]]
+#: (feeds, output names, seed or None) → outputs
+Runner = Callable[[Mapping[str, np.ndarray], Sequence[str], "int | None"], list[np.ndarray]]
 
 
 def _load_onnx(path: Path, threads: int | None) -> tuple[dict[str, Any], Runner, str]:
@@ -83,7 +87,12 @@ def _load_onnx(path: Path, threads: int | None) -> tuple[dict[str, Any], Runner,
         raise BundleError(f"{path}: metadata_props are not JSON ({exc}); the file was altered, re-export it.") from None
     check_meta_digest(meta, digest, str(path))
 
-    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: int | None) -> list[np.ndarray]:
+        if seed is not None:
+            raise BundleError(
+                f"seed= seeds torch's random generator for bundles that sample; {path.name} runs on onnxruntime "
+                "and draws no random numbers."
+            )
         return session.run(list(outputs), dict(feeds))
 
     return meta, run, f"onnxruntime {onnxruntime.__version__}"
@@ -116,9 +125,17 @@ def _import_torch(fmt: str) -> Any:
 def _torch_runner(module: Any) -> Runner:
     import torch
 
-    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+    def call(feeds: Mapping[str, np.ndarray]) -> Any:
         with torch.inference_mode():
-            result = module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feeds.values()))
+            return module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feeds.values()))
+
+    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: int | None) -> list[np.ndarray]:
+        if seed is None:
+            result = call(feeds)
+        else:  # the same draws as eager after torch.manual_seed(seed); the caller's generator is left as it was
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                result = call(feeds)
         results = result if isinstance(result, (tuple, list)) else (result,)
         return [r.numpy() for r in results][: len(outputs)]
 
@@ -221,10 +238,26 @@ class Bundle:
                 )
             if got == 0:
                 raise BundleError(f"{what} has an empty axis {axis} (shape {tuple(value.shape)}).")
+        for axis_name, limit in (spec.get("max") or {}).items():
+            if axis_name in shape and value.shape[shape.index(axis_name)] > limit:
+                size = value.shape[shape.index(axis_name)]
+                raise BundleError(f"{what} has {size} along {axis_name!r}; this model takes at most {limit}.")
+        bounds = spec.get("range")
+        if bounds is not None and value.size:
+            low, high = value.min(), value.max()
+            if low < bounds[0] or high > bounds[1]:
+                raise BundleError(
+                    f"{what} must hold values from {bounds[0]} to {bounds[1]}, got {low} to {high}."
+                )
         return value
 
-    def run(self, inputs: Mapping[str, Any] | Any) -> dict[str, np.ndarray]:
-        """Run on named inputs (a dict), or on one array when the bundle has one input."""
+    def run(self, inputs: Mapping[str, Any] | Any, *, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Run on named inputs (a dict), or on one array when the bundle has one input.
+
+        ``seed``: for bundles that sample (text to speech), run right after
+        ``torch.manual_seed(seed)`` (without changing the caller's generator): the same
+        numbers as the eager model after the same call. Torch bundles only.
+        """
         if not isinstance(inputs, Mapping):
             if len(self.inputs) != 1:
                 names = ", ".join(s["name"] for s in self.inputs)
@@ -240,10 +273,15 @@ class Bundle:
             if spec["name"] not in inputs:
                 raise BundleError(f"Missing input {spec['name']!r} {spec.get('shape')} {spec.get('dtype')}.")
             feeds[spec["name"]] = self._check(spec, inputs[spec["name"]])
+        check = _TASK_CHECKS.get(str(self.meta.get("task")))
+        if check is not None:
+            check(self, feeds)
         names = [s["name"] for s in self.outputs]
-        results = self._run(feeds, names)
+        results = self._run(feeds, names, seed)
         if len(results) != len(names):
-            raise BundleError(f"{self.model_file} returned {len(results)} outputs, its meta lists {len(names)}: {names}.")
+            raise BundleError(
+                f"{self.model_file} returned {len(results)} outputs, its meta lists {len(names)}: {names}."
+            )
         return dict(zip(names, results, strict=True))
 
     __call__ = run
@@ -258,8 +296,140 @@ class Bundle:
             raise BundleError(f"topk must be at least 1, got {topk}.")
         batch = decode_image(image)[None]
         probs = next(iter(self.run(batch).values()))[0]
-        order = np.argsort(-probs, kind="stable")[: min(topk, len(self.categories))]
-        return [(self.categories[i], float(probs[i])) for i in order]
+        return _top(probs, self.categories, topk)
+
+    # --- text -------------------------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        """The bundle's own tokenizer (``tokenizer.json`` beside the model; tokenizers + numpy, no torch)."""
+        if getattr(self, "_tokenizer", None) is None:
+            settings = self.meta.get("tokenization")
+            if not isinstance(settings, dict):
+                task = self.meta.get("task")
+                raise BundleError(f"This {task!r} bundle takes no text (its meta has no tokenization).")
+            from ._tokenize import BundleTokenizer
+
+            directory = self.path if self.path.is_dir() else self.path.parent
+            self._tokenizer = BundleTokenizer(directory / str(settings.get("file", "tokenizer.json")), settings)
+        return self._tokenizer
+
+    def run_text(self, texts: str | Sequence[str]) -> dict[str, np.ndarray]:
+        """Tokenize ``texts`` with the bundle's tokenizer and run: every output, one row per text."""
+        return self.run(self.tokenizer(texts))
+
+    def embed(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Sentence embeddings (len(texts), dim) float32 of a sentence-embedding bundle."""
+        if self.meta.get("task") != "sentence_embedding":
+            raise BundleError(f"embed needs a sentence_embedding bundle; this one is {self.meta.get('task')!r}.")
+        return self.run_text(texts)["embeddings"]
+
+    def classify_text(self, texts: str | Sequence[str], topk: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-k (category, probability) of each text, for a text classification bundle."""
+        if self.meta.get("task") != "text_classification" or not self.categories:
+            raise BundleError(
+                f"classify_text needs a text_classification bundle; this one is {self.meta.get('task')!r}."
+            )
+        if topk < 1:
+            raise BundleError(f"topk must be at least 1, got {topk}.")
+        probs = self.run_text(texts)["probabilities"]
+        return [_top(row, self.categories, topk) for row in probs]
+
+    # --- speech -----------------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        rate = self.meta.get("sample_rate")
+        if not isinstance(rate, int):
+            raise BundleError(f"This {self.meta.get('task')!r} bundle produces no audio (no sample_rate in its meta).")
+        return rate
+
+    def symbols(self, texts: str | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Texts → (symbol ids (B, L) int64 zero-padded, lengths (B,) int32), as the weights' text processor.
+
+        Lower-cases each text and drops characters outside the symbol table. The batch keeps
+        the order of ``texts``; :meth:`synthesize` sorts it for the model.
+        """
+        processing = self.meta.get("text_processing")
+        symbols = processing.get("symbols") if isinstance(processing, dict) else None
+        if not symbols:
+            note = processing.get("note", "") if isinstance(processing, dict) else ""
+            raise BundleError(
+                f"This {self.meta.get('task')!r} bundle has no character table to turn text into symbols"
+                f"{': ' + note if note else ''}; pass symbol ids to run()."
+            )
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        if not batch or not all(isinstance(t, str) for t in batch):
+            raise BundleError(f"Expected a string or a non-empty list of strings, got {texts!r}.")
+        index = {symbol: i for i, symbol in enumerate(symbols)}
+        lower = processing.get("lowercase", True)
+        rows = [[index[c] for c in (t.lower() if lower else t) if c in index] for t in batch]
+        for text, row in zip(batch, rows):
+            if not row:
+                raise BundleError(f"{text!r} has no character of the symbol table {''.join(symbols[1:])!r}.")
+        ids = np.zeros((len(rows), max(len(r) for r in rows)), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        return ids, np.asarray([len(r) for r in rows], dtype=np.int32)
+
+    def synthesize(self, texts: str | Sequence[str], *, seed: int | None = None) -> list[np.ndarray]:
+        """Speech of each text as a float32 waveform in [-1, 1] at :attr:`sample_rate`, in the order given."""
+        if self.meta.get("task") != "text_to_speech":
+            raise BundleError(f"synthesize needs a text_to_speech bundle; this one is {self.meta.get('task')!r}.")
+        ids, lengths = self.symbols(texts)
+        order = np.argsort(-lengths, kind="stable")  # the model packs its batch longest first
+        outputs = self.run({"tokens": ids[order], "lengths": lengths[order]}, seed=seed)
+        waveforms: list[np.ndarray] = [np.empty(0, np.float32)] * len(order)
+        for row, original in enumerate(order):
+            waveforms[original] = outputs["waveform"][row, : int(outputs["waveform_lengths"][row])]
+        return waveforms
+
+
+def _top(probs: np.ndarray, categories: list[str], topk: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probs, kind="stable")[: min(topk, len(categories))]
+    return [(categories[i], float(probs[i])) for i in order]
+
+
+def _check_lengths(
+    bundle: Bundle, feeds: Mapping[str, np.ndarray], data: str, axis: int, unit: str, descending: bool
+) -> None:
+    """``lengths`` of a padded batch: one per row, each from 1 to the padded size (longest first if ``descending``)."""
+    lengths, size = feeds["lengths"], feeds[data].shape[axis]
+    what = f"Input 'lengths' of {bundle.meta.get('name', 'the bundle')}"
+    if lengths.shape != (feeds[data].shape[0],):
+        raise BundleError(f"{what} must have one entry per row of {data!r}, got shape {tuple(lengths.shape)}.")
+    if lengths.min() < 1 or lengths.max() > size:
+        raise BundleError(f"{what} must be from 1 to {size} (the padded {unit}), got {lengths.tolist()}.")
+    if descending and np.any(np.diff(lengths.astype(np.int64)) > 0):
+        raise BundleError(
+            f"{what} must be in decreasing order (the model packs its batch longest first), got {lengths.tolist()}; "
+            "sort the batch (synthesize() does)."
+        )
+
+
+def _check_symbol_lengths(bundle: Bundle, feeds: Mapping[str, np.ndarray]) -> None:
+    _check_lengths(bundle, feeds, "tokens", 1, "number of symbols", descending=True)
+
+
+def _check_mel_lengths(bundle: Bundle, feeds: Mapping[str, np.ndarray]) -> None:
+    _check_lengths(bundle, feeds, "mel", 2, "number of frames", descending=False)
+
+
+def _check_token_mask(bundle: Bundle, feeds: Mapping[str, np.ndarray]) -> None:
+    ids, mask = feeds["input_ids"], feeds["attention_mask"]
+    if ids.shape != mask.shape:
+        raise BundleError(
+            f"Inputs 'input_ids' {tuple(ids.shape)} and 'attention_mask' {tuple(mask.shape)} of "
+            f"{bundle.meta.get('name', 'the bundle')} must have the same shape."
+        )
+
+
+_TASK_CHECKS: dict[str, Callable[[Bundle, Mapping[str, np.ndarray]], None]] = {
+    "text_to_speech": _check_symbol_lengths,
+    "text_to_mel": _check_symbol_lengths,
+    "vocoder": _check_mel_lengths,
+    "sentence_embedding": _check_token_mask,
+    "text_encoding": _check_token_mask,
+    "text_classification": _check_token_mask,
+}
 
 
 def _specs(value: Any, key: str, where: Path) -> list[dict[str, Any]]:
@@ -350,7 +520,7 @@ def load(path: str | os.PathLike[str], *, verify: bool = True, threads: int | No
     return Bundle(root, fmt, model_file, meta, manifest, runner, engine)
 
 
-# --- command line: python -m export.runtime BUNDLE IMAGE -------------------------------------------------
+# --- command line: python -m export.runtime BUNDLE INPUT... ---------------------------------------------
 def format_prediction(bundle: Bundle, image: str, top: list[tuple[str, float]]) -> str:
     lines = [
         f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}, {image}:"
@@ -359,19 +529,95 @@ def format_prediction(bundle: Bundle, image: str, top: list[tuple[str, float]]) 
     return "\n".join(lines)
 
 
+def write_wav(path: str | os.PathLike[str], waveform: np.ndarray, sample_rate: int) -> Path:
+    """A mono float waveform in [-1, 1] as 16-bit PCM WAV (the standard library's ``wave``, no torch)."""
+    import wave
+
+    samples = np.round(np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def _numbered(path: str, index: int, count: int) -> str:
+    if count == 1:
+        return path
+    stem, dot, suffix = path.rpartition(".")
+    return f"{stem}-{index}.{suffix}" if dot else f"{path}-{index}"
+
+
+def describe_run(
+    bundle: Bundle, inputs: Sequence[str], *, topk: int = 5, out: str = "speech.wav", seed: int | None = None
+) -> list[str]:
+    """Run a bundle on command-line inputs (image paths or texts, by its task) and say what came out."""
+    task = bundle.meta.get("task")
+    head = f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}"
+    if not inputs:
+        raise BundleError("Give the bundle something to run on: image files, or texts for text and speech bundles.")
+    if task == "image_classification":
+        return [format_prediction(bundle, image, bundle.predict_image(image, topk)) for image in inputs]
+    if task == "sentence_embedding":
+        embeddings = bundle.embed(list(inputs))
+        unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+        lines = [f"{head}, cosine similarity of {len(inputs)} sentences:"]
+        lines += [f"  [{i}] {text}" for i, text in enumerate(inputs, 1)]
+        lines.append(" " * 5 + "".join(f"[{j}]".rjust(8) for j in range(1, len(inputs) + 1)))
+        for i, row in enumerate(unit @ unit.T, 1):
+            lines.append(f"[{i}]".ljust(5) + "".join(f"{value:8.4f}" for value in row))
+        return lines
+    if task == "text_classification":
+        lines = [f"{head}:"]
+        for text, top in zip(inputs, bundle.classify_text(list(inputs), topk)):
+            lines.append(f"  {text}")
+            lines += [f"    {prob:7.2%}  {label}" for label, prob in top]
+        return lines
+    if task == "text_encoding":
+        batch = bundle.tokenizer(list(inputs))
+        hidden = bundle.run(batch)["last_hidden_state"]
+        lines = [f"{head}, last hidden state of each text:"]
+        for text, mask, row in zip(inputs, batch["attention_mask"], hidden):
+            count = int(mask.sum())
+            first = row[0, :3].round(4).tolist()
+            lines.append(f"  {text!r}: {count} tokens -> ({count}, {row.shape[-1]}), first values {first}")
+        return lines
+    if task == "text_to_speech":
+        lines = [f"{head}, {bundle.sample_rate} Hz:"]
+        for i, (text, waveform) in enumerate(zip(inputs, bundle.synthesize(list(inputs), seed=seed)), 1):
+            path = write_wav(_numbered(out, i, len(inputs)), waveform, bundle.sample_rate)
+            lines.append(f"  {text!r}: {waveform.shape[0] / bundle.sample_rate:.2f} s -> {path}")
+        return lines
+    if task == "text_to_mel":
+        ids, lengths = bundle.symbols(list(inputs))
+        order = np.argsort(-lengths, kind="stable")
+        result = bundle.run({"tokens": ids[order], "lengths": lengths[order]}, seed=seed)
+        lines = [f"{head}, mel spectrograms:"]
+        for row, original in enumerate(order):
+            frames, mels = int(result["mel_lengths"][row]), result["mel"].shape[1]
+            lines.append(f"  {inputs[original]!r}: {frames} frames of {mels} mels")
+        return lines
+    raise BundleError(
+        f"`run` has no command-line form for {task!r} bundles; call export.runtime.load(PATH).run(...) "
+        f"with its inputs {[s['name'] for s in bundle.inputs]}."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m export.runtime",
-        description="Classify an image with a modelver bundle (no torch needed for ONNX).",
+        description="Run a modelver bundle on images or texts (no torch needed for ONNX).",
     )
-    parser.add_argument("bundle", help="bundle directory or model file")
-    parser.add_argument("image")
-    parser.add_argument("--topk", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    from .cli import add_run_arguments  # argparse only: no torch
+
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     try:
         bundle = load(args.bundle, threads=args.threads)
-        print(format_prediction(bundle, args.image, bundle.predict_image(args.image, args.topk)))
+        print("\n".join(describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed)))
     except BundleError as exc:
         print(f"{parser.prog}: error: {_first_line(exc)}", file=sys.stderr)
         return 1

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import ROOT, subprocess_env
+from conftest import ROOT
+from export_helpers import blocked_python, one_line
 
 from export import export_model, support_table
 from export._bundle import FORMATS, sha256_file
@@ -192,24 +191,6 @@ def test_triton_repository_config_validates(bundles: dict[str, Path]) -> None:
     assert load(model_dir.parent).format == "triton"  # the repository root resolves to its one model
 
 
-def _blocked_python(code: str, *blocked: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter where importing any of ``blocked`` raises ImportError."""
-    site = cwd / "blocker"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class _Blocker:\n"
-        f"    names = {set(blocked)!r}\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in self.names:\n"
-        "            raise ImportError(f'{name} is blocked in this test')\n"
-        "sys.meta_path.insert(0, _Blocker())\n"
-    )
-    env = subprocess_env()
-    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-
-
 def test_onnx_runtime_needs_no_torch(bundles: dict[str, Path], cat_jpg: Path, tmp_path: Path) -> None:
     code = (
         "import sys, export.runtime as rt\n"
@@ -218,10 +199,10 @@ def test_onnx_runtime_needs_no_torch(bundles: dict[str, Path], cat_jpg: Path, tm
         "assert not any(m.split('.')[0] in ('torch', 'torchvision') for m in sys.modules), 'torch was imported'\n"
         "import torch\n"
     )
-    result = _blocked_python(code, "torch", "torchvision", "torchaudio", cwd=tmp_path)
+    result = blocked_python(code, "torch", "torchvision", "torchaudio", cwd=tmp_path)
     assert result.stdout.strip() in CATS, result.stderr
     assert "ImportError: torch is blocked in this test" in result.stderr  # the blocker works
-    cli = _blocked_python(
+    cli = blocked_python(
         f"import sys; from export.runtime import main; sys.exit(main([{str(bundles['onnx'])!r}, {str(cat_jpg)!r}, '--topk', '2']))",
         "torch",
         cwd=tmp_path,
@@ -260,28 +241,22 @@ def test_torch_bundles_load_without_modelver(
         "np.save('y.npy', probs)\n"
         "print(meta['weights'], len(meta['categories']))\n"
     )
-    result = _blocked_python(script, "modelver", "export", cwd=tmp_path)
+    result = blocked_python(script, "modelver", "export", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["EfficientNet_Lite0_Weights.IMAGENET1K_V1", "1000"]
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), eager(model, images), rtol=0, atol=1e-5)
 
 
 # --- errors: one line, naming the problem --------------------------------------------------------------
-def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
-    text = str(exc.value)
-    assert "\n" not in text
-    return text
-
-
 def test_missing_bundle_and_missing_file(bundles: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(BundleError) as exc:
         load(tmp_path / "nothing")
-    assert "does not exist" in _one_line(exc)
+    assert "does not exist" in one_line(exc)
     copy = shutil.copytree(bundles["onnx"], tmp_path / "onnx")
     (copy / "model.onnx").unlink()
     with pytest.raises(BundleError) as exc:
         load(copy)
-    assert "model.onnx is missing from the bundle" in _one_line(exc)
+    assert "model.onnx is missing from the bundle" in one_line(exc)
 
 
 def test_truncated_and_tampered_onnx(bundles: dict[str, Path], tmp_path: Path) -> None:
@@ -290,10 +265,10 @@ def test_truncated_and_tampered_onnx(bundles: dict[str, Path], tmp_path: Path) -
     (truncated / "model.onnx").write_bytes(data[: len(data) // 2])
     with pytest.raises(BundleError) as exc:
         load(truncated)
-    assert "truncated" in _one_line(exc) and str(len(data) // 2) in str(exc.value)
+    assert "truncated" in one_line(exc) and str(len(data) // 2) in str(exc.value)
     with pytest.raises(BundleError) as exc:  # the bare file, no manifest to compare with
         load(truncated / "model.onnx")
-    assert "is not a loadable ONNX model" in _one_line(exc)
+    assert "is not a loadable ONNX model" in one_line(exc)
 
     tampered = shutil.copytree(bundles["onnx"], tmp_path / "tampered")
     flipped = bytearray(data)
@@ -301,7 +276,7 @@ def test_truncated_and_tampered_onnx(bundles: dict[str, Path], tmp_path: Path) -
     (tampered / "model.onnx").write_bytes(bytes(flipped))
     with pytest.raises(BundleError) as exc:
         load(tampered)
-    message = _one_line(exc)
+    message = one_line(exc)
     assert "sha256 of" in message and manifest(bundles["onnx"])["files"]["model.onnx"]["sha256"] in message
 
 
@@ -310,14 +285,14 @@ def test_corrupted_or_hostile_manifest(bundles: dict[str, Path], tmp_path: Path)
     (broken / "bundle.json").write_text("{")
     with pytest.raises(BundleError) as exc:
         load(broken)
-    assert "bundle.json is not valid JSON" in _one_line(exc)
+    assert "bundle.json is not valid JSON" in one_line(exc)
     hostile = shutil.copytree(bundles["onnx"], tmp_path / "hostile")
     m = manifest(hostile)
     m["model_file"] = "../../outside.onnx"
     (hostile / "bundle.json").write_text(json.dumps(m))
     with pytest.raises(BundleError) as exc:
         load(hostile)
-    assert "'../../outside.onnx', which is outside the bundle directory" in _one_line(exc)
+    assert "'../../outside.onnx', which is outside the bundle directory" in one_line(exc)
 
 
 def test_edited_meta_is_refused(bundles: dict[str, Path], tmp_path: Path) -> None:
@@ -333,7 +308,7 @@ def test_edited_meta_is_refused(bundles: dict[str, Path], tmp_path: Path) -> Non
             zout.writestr(item, data)
     with pytest.raises(BundleError) as exc:
         load(edited)
-    assert "was changed after export" in _one_line(exc)
+    assert "was changed after export" in one_line(exc)
     # ONNX: edit one metadata_props value
     model = onnx.load(str(bundles["onnx"] / "model.onnx"))
     for prop in model.metadata_props:
@@ -342,7 +317,7 @@ def test_edited_meta_is_refused(bundles: dict[str, Path], tmp_path: Path) -> Non
     onnx.save(model, str(tmp_path / "model.onnx"))
     with pytest.raises(BundleError) as exc:
         load(tmp_path / "model.onnx")
-    assert "was changed after export" in _one_line(exc)
+    assert "was changed after export" in one_line(exc)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
@@ -360,7 +335,7 @@ def test_wrong_input_is_one_clear_line(loaded: dict[str, Any], fmt: str, array: 
     bundle = loaded[fmt]
     with pytest.raises(BundleError) as exc:
         bundle.run(array)
-    message = _one_line(exc)
+    message = one_line(exc)
     assert fragment in message and "'images'" in message
 
 
@@ -381,16 +356,25 @@ def test_unsupported_formats_are_refused_before_any_work(tmp_path: Path) -> None
     # weights of a task without an exporter yet: refused by name, nothing built or written
     from modelver import Weights
 
-    text_weights = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={"task": "sentence_embedding"})
-    with pytest.raises(BundleError, match="cannot be exported to onnx: sentence_embedding: no exporter yet"):
-        export_model("efficientnet_lite0", weights=text_weights, formats="onnx", out=tmp_path, progress=None)
+    detection = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={"task": "object_detection"})
+    with pytest.raises(BundleError, match="cannot be exported to onnx: object_detection: no exporter yet"):
+        export_model("efficientnet_lite0", weights=detection, formats="onnx", out=tmp_path, progress=None)
+    untagged = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={})
+    with pytest.raises(BundleError, match="cannot be exported to pt2: its weights declare no meta\\['task'\\]"):
+        export_model("efficientnet_lite0", weights=untagged, formats="pt2", out=tmp_path, progress=None)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_readme_support_table_is_current() -> None:
+    """The README's table and notes are `modelver export --list --markdown`'s output, verbatim."""
+    from export.cli import support_markdown
+
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Which builders export to which formats", 1)[1].split("\n\n", 2)[1]
-    rows = [line.strip("|").split("|") for line in section.splitlines()[2:]]
+    generated = "\n".join(support_markdown())
+    assert generated in readme, "regenerate it: modelver export --list --markdown"
+    section = readme.split("### Which builders export to which formats", 1)[1]
+    assert section.index(generated) < section.index("\n## "), "the table belongs in its own section"
+    rows = [line.strip("|").split("|") for line in generated.split("\n\n")[0].splitlines()[2:]]
     documented = {cells[0].strip(" `"): [c.strip() for c in cells[2:]] for cells in rows}
     for name, _task, support in support_table():
         assert documented.pop(name) == ["yes" if support[f] is None else "no" for f in FORMATS], name

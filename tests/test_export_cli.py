@@ -39,12 +39,30 @@ def cat_jpg(tmp_path: Path) -> Path:
     return path
 
 
-def test_list_shows_the_support_table() -> None:
+def test_list_shows_the_support_table_and_why_not() -> None:
     result = run("export", "--list")
     assert result.returncode == 0, result.stderr
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["builder", "task", "torchscript", "onnx", "pt2", "triton"]
-    assert "efficientnet_lite0 image_classification yes yes yes yes" in [" ".join(r.split()) for r in rows]
+    table = [" ".join(r.split()) for r in rows]
+    assert "efficientnet_lite0 image_classification yes yes yes yes" in table
+    assert "minilm_l6 sentence_embedding yes yes yes yes" in table
+    assert "wavernn vocoder yes no no no" in table
+    assert any(r.startswith("wavernn (onnx): WaveRNN draws every sample with torch.multinomial") for r in rows)
+    assert any(r.startswith("tacotron2 (pt2): torch.export cannot capture Tacotron2.infer") for r in rows)
+
+
+def test_list_markdown_is_the_readme_table() -> None:
+    from export.cli import support_markdown
+
+    result = run("export", "--list", "--markdown")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == support_markdown()
+    assert result.stdout.startswith("| builder | task | torchscript | onnx | pt2 | triton |\n|---|---|")
+    assert "| `tacotron2` | text_to_mel | yes | no | no | no |" in result.stdout
+    only = run("export", "--list", "--markdown", "minilm*")
+    names = [line.split("|")[1].strip() for line in only.stdout.splitlines()[2:4]]
+    assert names == ["`minilm_l6`", "`minilm_l6_classifier`"]
 
 
 @pytest.mark.parametrize(
@@ -57,6 +75,10 @@ def test_list_shows_the_support_table() -> None:
         (("efficientnet_lite0", "--opset", "12"), ("--opset 12 is not supported: choose 18 to 23",)),
         (("efficientnet_lite0", "--weights", "V9"), ("Unknown weights 'V9'", "IMAGENET1K_V1")),
         (("resnet5",), ("Unknown model 'resnet5'",)),
+        (
+            ("tts_tacotron2_wavernn", "--format", "pt2"),
+            ("tts_tacotron2_wavernn cannot be exported to pt2: neither of its models can be", "--list"),
+        ),
         ((), ("Name the builder to export",)),
     ],
 )

@@ -41,8 +41,8 @@ def doc_string(task: TaskExporter, meta: dict[str, Any]) -> str:
         lines.append(f"- {dataset}: " + ", ".join(f"{k} {v}" for k, v in (values or {}).items()))
     lines += [
         "",
-        "Every metadata_props value is JSON. Run it with `python -m export.runtime model.onnx photo.jpg`",
-        "or onnxruntime directly.",
+        "Every metadata_props value is JSON. Run it with `python -m export.runtime model.onnx INPUT...`",
+        "(a photo; texts for text bundles) or onnxruntime directly.",
     ]
     return "\n".join(lines)
 

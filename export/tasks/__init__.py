@@ -1,7 +1,11 @@
 """Task exporters, keyed by ``weights.meta["task"]``, and which formats each builder supports.
 
 To add a task: write a :class:`~export.tasks._base.TaskExporter` subclass in a module of
-this package and name it in ``EXPORTERS``; remove the task from ``NOT_YET``.
+this package and name it in ``EXPORTERS``; remove the task from ``NOT_YET``. A format the
+task cannot have gets its reason in :mod:`export.tasks._unsupported` (shown by ``modelver
+export --list``, ``modelver info`` and the refusal).
+
+Importing this module imports no torch: ``modelver info`` reads the table through it.
 """
 
 from __future__ import annotations
@@ -12,19 +16,24 @@ from typing import Any
 from modelver.errors import BundleError
 
 from .._bundle import FORMATS
+from ._unsupported import UNSUPPORTED
 
 __all__ = ["EXPORTERS", "NOT_YET", "exporter_class", "formats_for_task", "builder_support", "support_table"]
 
 #: task → ("module:Class" imported only when exporting, so the support table stays cheap; its formats)
 EXPORTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "image_classification": ("export.tasks.image_classification:ImageClassificationExporter", FORMATS),
+    "sentence_embedding": ("export.tasks.text:SentenceEmbeddingExporter", FORMATS),
+    "text_encoding": ("export.tasks.text:TextEncodingExporter", FORMATS),
+    "text_classification": ("export.tasks.text:TextClassificationExporter", FORMATS),
+    "text_to_mel": ("export.tasks.speech:TextToMelExporter", ("torchscript",)),
+    "vocoder": ("export.tasks.speech:VocoderExporter", ("torchscript",)),
+    "text_to_speech": ("export.tasks.speech:TextToSpeechExporter", ("torchscript",)),
 }
 
 #: tasks modelver has models for but no exporter yet, with what is missing
 NOT_YET: dict[str, str] = {
     "object_detection": "no exporter yet (boxes, scores and labels with the model's own resize inside)",
-    "sentence_embedding": "no exporter yet (token ids in, pooled embeddings out, tokenizer files in the bundle)",
-    "text_to_speech": "no exporter yet (symbol ids in, waveform out)",
 }
 
 
@@ -32,7 +41,11 @@ def formats_for_task(task: str | None) -> dict[str, str | None]:
     """format → None when supported, else why not."""
     if task in EXPORTERS:
         supported = EXPORTERS[task][1]
-        return {fmt: None if fmt in supported else f"{task} bundles have no {fmt} writer yet" for fmt in FORMATS}
+        reasons = UNSUPPORTED.get(task, {})
+        return {
+            fmt: None if fmt in supported else reasons.get(fmt, f"{task} bundles have no {fmt} writer yet")
+            for fmt in FORMATS
+        }
     if task in NOT_YET:
         return {fmt: f"{task}: {NOT_YET[task]}" for fmt in FORMATS}
     if task is None:
@@ -66,6 +79,17 @@ def builder_task(name: str) -> str | None:
 
 
 def builder_support(name: str) -> tuple[str | None, dict[str, str | None]]:
+    from modelver import get_model_weights
+    from modelver.errors import UnknownWeightsError
+
+    try:
+        get_model_weights(name)
+    except UnknownWeightsError:
+        reason = (
+            f"no weights entry of its own; export_model({name!r}, weights=modelver.Weights(...)) exports a checkpoint "
+            f"whose meta['task'] is one of {', '.join(EXPORTERS)}"
+        )
+        return None, {fmt: reason for fmt in FORMATS}
     task = builder_task(name)
     return task, formats_for_task(task)
 

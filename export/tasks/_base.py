@@ -9,11 +9,12 @@ embedding, text-to-speech) means one subclass and a line in :mod:`export.tasks`.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-__all__ = ["Case", "TaskExporter"]
+__all__ = ["Case", "TaskExporter", "bundle_directory"]
 
 
 @dataclasses.dataclass
@@ -25,10 +26,25 @@ class Case:
     #: False where an exporter's kernels may legitimately round differently from torch's
     #: (e.g. onnxruntime's resampling): the task then checks that step on its own.
     exact: bool = True
+    #: For models that sample (dropout at inference, multinomial sampling): eager and the
+    #: bundle both run right after ``torch.manual_seed(seed)``, so they draw the same numbers.
+    seed: int | None = None
 
     def describe(self) -> str:
         shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in self.inputs.items())
-        return f"{self.name}: {shapes}"
+        seeded = f", torch.manual_seed({self.seed})" if self.seed is not None else ""
+        return f"{self.name}: {shapes}{seeded}"
+
+
+def bundle_directory(model_path: Any) -> Path:
+    """The bundle directory (the one holding ``bundle.json``) of a model file inside it."""
+    from .._bundle import MANIFEST
+
+    path = Path(model_path)
+    for parent in path.parents:
+        if (parent / MANIFEST).is_file():
+            return parent
+    return path.parent
 
 
 class TaskExporter:
@@ -38,6 +54,10 @@ class TaskExporter:
     #: output name → absolute tolerance of the parity check, and what it is applied to.
     tolerances: ClassVar[Mapping[str, float]]
     tolerance_note: ClassVar[str] = ""
+    #: outputs that are scores over classes (the parity report says whether the top-1 agrees)
+    score_outputs: ClassVar[tuple[str, ...]] = ()
+    #: what the parity check compares, when it is not simply every output on every case
+    parity_note: ClassVar[str] = ""
 
     def __init__(self, name: str, model: Any, weights: Any, weights_label: str) -> None:
         self.name = name
@@ -67,7 +87,10 @@ class TaskExporter:
         raise NotImplementedError
 
     def reference(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The eager pipeline's outputs (builder + ``weights.transforms()`` + postprocessing)."""
+        """The eager pipeline's outputs (builder + ``weights.transforms()`` + postprocessing).
+
+        For a case with a ``seed`` the caller has just called ``torch.manual_seed(seed)``.
+        """
         raise NotImplementedError
 
     def case_tolerances(self, fmt: str, case: Case) -> dict[str, float | None]:

@@ -124,6 +124,7 @@ class ImageClassificationExporter(TaskExporter):
     task = "image_classification"
     tolerances = {OUTPUT: 1e-4}
     tolerance_note = "absolute, on fp32 softmax probabilities"
+    score_outputs = (OUTPUT,)
 
     def __init__(self, name: str, model: Any, weights: Any, weights_label: str) -> None:
         super().__init__(name, model, weights, weights_label)

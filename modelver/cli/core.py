@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 import textwrap
 from typing import Any
 
@@ -60,6 +61,29 @@ def describe_weights(enum: Any, builder_name: str | None = None) -> list[str]:
     return lines
 
 
+INFO_ENTRY_POINTS = "modelver.info"
+
+
+def plugin_info(name: str) -> list[str]:
+    """Lines about builder ``name`` from the installed plugins (``modelver.info`` entry points).
+
+    Each entry point is a function ``(builder name) -> list of lines`` (the ``export`` package
+    says which bundle formats the builder exports to). A plugin that is missing or fails is
+    skipped with a warning on stderr: ``info`` itself never fails because of one.
+    """
+    from importlib import metadata
+
+    from . import one_line
+
+    lines: list[str] = []
+    for entry in metadata.entry_points(group=INFO_ENTRY_POINTS):
+        try:
+            lines += [str(line) for line in entry.load()(name)]
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure must not break `info`
+            print(f"modelver: warning: {entry.name} info unavailable ({one_line(exc)})", file=sys.stderr)
+    return lines
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .. import get_model_builder, get_model_weights
 
@@ -73,9 +97,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         enum = get_model_weights(builder)
     except ModelverError:
         print("weights: none (this builder has no pre-trained weights)")
-        return 0
-    print(f"weights: {enum.__name__}")
-    print("\n".join(describe_weights(enum, args.name.strip().lower())))
+    else:
+        print(f"weights: {enum.__name__}")
+        print("\n".join(describe_weights(enum, args.name.strip().lower())))
+    for line in plugin_info(args.name):
+        print(line)
     return 0
 
 

@@ -1,0 +1,36 @@
+"""Helpers of the export tests: an interpreter where some imports fail, one-line error messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import subprocess_env
+
+__all__ = ["blocked_python", "one_line"]
+
+
+def blocked_python(code: str, *blocked: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where importing any of ``blocked`` raises ImportError."""
+    site = cwd / "blocker"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Blocker:\n"
+        f"    names = {set(blocked)!r}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in self.names:\n"
+        "            raise ImportError(f'{name} is blocked in this test')\n"
+        "sys.meta_path.insert(0, _Blocker())\n"
+    )
+    env = subprocess_env()
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
