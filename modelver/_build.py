@@ -13,7 +13,7 @@ __all__ = ["build_model", "load_weights"]
 M = TypeVar("M", bound=nn.Module)
 
 
-class _SkipInitOnMeta(TorchFunctionMode):
+class SkipInitOnMeta(TorchFunctionMode):
     """Skip in-place value initialisers on meta tensors (they have no values to set).
 
     On the meta device ``normal_`` & co. run through torch's Python reference kernels, whose
@@ -89,7 +89,7 @@ def build_model(factory: Callable[[], M], weights: Any, progress: bool = True, *
         load_weights(model, weights, progress)
         return model
     device = torch.get_default_device()
-    with torch.device("meta"), _SkipInitOnMeta():
+    with torch.device("meta"), SkipInitOnMeta():
         model = factory()
     load_weights(model, weights, progress, assign=True, device=device)
     return model

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from functools import partial
@@ -23,7 +22,7 @@ from modelver.errors import (
 from modelver.store import _integrity, cache_dir, cache_path, fetch, load_file, load_state_dict, parse_location
 from modelver.transforms import ImageClassification
 
-from conftest import serialized_state_dict, sha256, subprocess_env
+from conftest import serialized_state_dict, sha256
 from http_server import FileServer
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, WeightsError
-from . import _integrity, _settings, _sources
+from . import _integrity, _sources
 from ._serialization import load_file
 from ._settings import cache_dir
 from ._sources import parse as parse_location
