@@ -1,15 +1,30 @@
-"""Helpers of the export tests: an interpreter where some imports fail, one-line error messages."""
+"""Helpers of the export tests: parity cases, an interpreter where some imports fail, one-line error messages."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import pytest
 from conftest import subprocess_env
 
-__all__ = ["blocked_python", "one_line"]
+__all__ = ["PARITY_TESTED", "blocked_python", "one_line", "parity_cases"]
+
+#: (builder, format) pairs that some export test checks for parity; filled by parity_cases
+PARITY_TESTED: set[tuple[str, str]] = set()
+
+
+def parity_cases(builders: Mapping[str, Sequence[str]]) -> list[Any]:
+    """``(name, fmt)`` parameters for a parity test over these builders and formats.
+
+    Recording them here is what lets test_export_coverage check that every format a builder
+    supports (``export.support_table()``) has a parity test: only a parametrized test adds them.
+    """
+    cases = [(name, fmt) for name, formats in builders.items() for fmt in formats]
+    PARITY_TESTED.update(cases)
+    return [pytest.param(name, fmt, id=f"{name}-{fmt}") for name, fmt in cases]
 
 
 def blocked_python(code: str, *blocked: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import onnx
 import pytest
 import torch
 from conftest import ROOT
-from export_helpers import blocked_python, one_line
+from export_helpers import blocked_python, one_line, parity_cases
 
 from export import export_model, support_table
 from export._bundle import FORMATS, sha256_file
@@ -76,18 +76,15 @@ def manifest(path: Path) -> dict[str, Any]:
     return json.loads((path / "bundle.json").read_text())
 
 
-def test_support_table_lists_every_builder() -> None:
-    table = {name: (task, support) for name, task, support in support_table()}
-    task, support = table["efficientnet_lite0"]
-    assert task == "image_classification" and all(support[f] is None for f in FORMATS)
+PARITY = parity_cases({"efficientnet_lite0": FORMATS})
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_manifest_files_meta_and_parity(bundles: dict[str, Path], fmt: str) -> None:
+@pytest.mark.parametrize(("name", "fmt"), PARITY)
+def test_manifest_files_meta_and_parity(bundles: dict[str, Path], name: str, fmt: str) -> None:
     m = manifest(bundles[fmt])
-    assert m["format"] == fmt and m["weights"] == "EfficientNet_Lite0_Weights.IMAGENET1K_V1"
-    for name, entry in m["files"].items():
-        path = bundles[fmt] / name
+    assert m["format"] == fmt and m["name"] == name and m["weights"] == "EfficientNet_Lite0_Weights.IMAGENET1K_V1"
+    for file, entry in m["files"].items():
+        path = bundles[fmt] / file
         assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["size"]
     assert m["model_file"] in m["files"]
     assert m["inputs"] == [
@@ -122,8 +119,8 @@ def test_manifest_files_meta_and_parity(bundles: dict[str, Path], fmt: str) -> N
     assert any(c["outputs"]["probabilities"]["atol"] == 1e-4 for c in cases)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_bundle_matches_eager_on_new_inputs(loaded: dict[str, Any], model: torch.nn.Module, fmt: str) -> None:
+@pytest.mark.parametrize(("name", "fmt"), PARITY)
+def test_bundle_matches_eager_on_new_inputs(loaded: dict[str, Any], model: torch.nn.Module, name: str, fmt: str) -> None:
     bundle = loaded[fmt]
     rng = np.random.default_rng(123)
     exact = rng.integers(0, 256, (3, 3, 256, 300), dtype=np.uint8)  # shorter side 256: no resampling

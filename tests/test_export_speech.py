@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 import torch
-from export_helpers import blocked_python, one_line
+from export_helpers import blocked_python, one_line, parity_cases
 
 from export import export_model
 from export._bundle import FORMATS
@@ -86,10 +86,10 @@ def test_supported_formats_are_torchscript_only(name: str) -> None:
     assert all(support[f] for f in ("onnx", "pt2", "triton"))
 
 
-@pytest.mark.parametrize("name", BUILDERS)
-def test_torchscript_parity_is_seeded_and_exact(exported: dict[str, Exported], name: str) -> None:
+@pytest.mark.parametrize(("name", "fmt"), parity_cases({name: ["torchscript"] for name in BUILDERS}))
+def test_torchscript_parity_is_seeded_and_exact(exported: dict[str, Exported], name: str, fmt: str) -> None:
     m = manifest(exported[name].bundle)
-    assert m["format"] == "torchscript" and m["task"] == BUILDERS[name][0]
+    assert m["format"] == fmt and m["task"] == BUILDERS[name][0]
     assert m["export"]["method"] == "torch.jit.script + torch.jit.freeze"
     parity = m["parity"]
     assert parity["checked"] and parity["passed"], parity

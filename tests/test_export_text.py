@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from export_helpers import blocked_python, one_line
+from export_helpers import blocked_python, one_line, parity_cases
 from hf_cache import seed_hf_cache
 
 from export import export_model
@@ -135,28 +135,30 @@ def classifier(hub: Path, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     return _export("minilm_l6_classifier", model.eval(), weights, out, "probabilities", hub)
 
 
-BUILDERS = ["minilm", "roberta", "classifier"]
+#: builder → the fixture that exports it; every text task exports to every format
+FIXTURES = {"minilm_l6": "minilm", "roberta_base": "roberta", "minilm_l6_classifier": "classifier"}
+PARITY = parity_cases({name: FORMATS for name in FIXTURES})
 
 
-@pytest.fixture(params=BUILDERS)
-def exported(request: pytest.FixtureRequest) -> Exported:
-    return request.getfixturevalue(request.param)
+def _exported(request: pytest.FixtureRequest, name: str) -> Exported:
+    return request.getfixturevalue(FIXTURES[name])
 
 
 def manifest(path: Path) -> dict[str, Any]:
     return json.loads((path / "bundle.json").read_text())
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_parity_report_manifest_and_tokenizer(exported: Exported, fmt: str) -> None:
+@pytest.mark.parametrize(("name", "fmt"), PARITY)
+def test_parity_report_manifest_and_tokenizer(request: pytest.FixtureRequest, name: str, fmt: str) -> None:
+    exported = _exported(request, name)
     path = exported.bundles[fmt]
     m = manifest(path)
     assert m["format"] == fmt and m["task"] == exported.weights.meta["task"]
     assert "tokenizer.json" in m["files"] and (path / "tokenizer.json").read_bytes() == (
         exported.tokenizer.path.read_bytes()
     )
-    for name, entry in m["files"].items():
-        assert sha256_file(path / name) == entry["sha256"]
+    for file, entry in m["files"].items():
+        assert sha256_file(path / file) == entry["sha256"]
     assert [(s["name"], s["dtype"], s["shape"]) for s in m["inputs"]] == [
         ("input_ids", "int64", ["batch", "sequence"]),
         ("attention_mask", "int64", ["batch", "sequence"]),
@@ -176,8 +178,9 @@ def test_parity_report_manifest_and_tokenizer(exported: Exported, fmt: str) -> N
         assert ("top1_agree" in out) == (exported.output == "probabilities")
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_bundle_matches_eager_on_new_sizes(exported: Exported, fmt: str) -> None:
+@pytest.mark.parametrize(("name", "fmt"), PARITY)
+def test_bundle_matches_eager_on_new_sizes(request: pytest.FixtureRequest, name: str, fmt: str) -> None:
+    exported = _exported(request, name)
     bundle = load(exported.bundles[fmt])
     rng = np.random.default_rng(11)
     limit = bundle.inputs[0]["max"]["sequence"]

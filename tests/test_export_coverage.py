@@ -1,0 +1,23 @@
+"""Every format a builder claims to export to (``export.support_table()``, the README's table) has a parity test."""
+
+from __future__ import annotations
+
+import importlib
+
+from conftest import ROOT
+from export_helpers import PARITY_TESTED
+
+from export import support_table
+from export._bundle import FORMATS
+from modelver import list_models
+
+
+def test_every_supported_builder_and_format_has_a_parity_test() -> None:
+    for path in sorted((ROOT / "tests").glob("test_export*.py")):
+        importlib.import_module(path.stem)  # their parity_cases(...) record what they test
+    table = list(support_table())
+    assert sorted(name for name, _task, _support in table) == sorted(list_models())
+    claimed = {(name, fmt) for name, _task, support in table for fmt in FORMATS if support[fmt] is None}
+    assert ("efficientnet_lite0", "onnx") in claimed and ("wavernn", "onnx") not in claimed
+    missing = sorted(claimed - PARITY_TESTED)
+    assert not missing, f"supported formats without a parity test: {missing}"
