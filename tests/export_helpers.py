@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 from conftest import subprocess_env
 
-__all__ = ["PARITY_TESTED", "blocked_python", "one_line", "parity_cases"]
+from modelver.errors import BundleError
+
+__all__ = ["PARITY_TESTED", "blocked_python", "one_line", "parity_cases", "refusal"]
 
 #: (builder, format) pairs that some export test checks for parity; filled by parity_cases
 PARITY_TESTED: set[tuple[str, str]] = set()
@@ -49,3 +52,16 @@ def one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
     text = str(exc.value)
     assert "\n" not in text
     return text
+
+
+def refusal(call: Callable[[], object], *fragments: str) -> tuple[bool, str]:
+    """Call ``call``; whether it refused with a one-line BundleError naming every fragment, and what it said.
+
+    Fault tests record the first in the fault summary before asserting it.
+    """
+    try:
+        call()
+    except BundleError as exc:
+        message = str(exc)
+        return "\n" not in message and all(f in message for f in fragments), message
+    return False, "no BundleError raised"
