@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from typing import Any, Sequence
 
@@ -141,18 +139,8 @@ def register(sub: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m export``: the ``modelver export`` command on its own."""
-    from modelver.cli import one_line
+    from modelver.cli import run_command
 
     parser = argparse.ArgumentParser(prog="python -m export", description="Export a registered model as a bundle.")
     add_export_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ModelverError, TypeError, ValueError, OSError, RuntimeError) as exc:
-        if os.environ.get("MODELVER_DEBUG"):
-            raise
-        print(f"{parser.prog}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(parser.prog, parser.parse_args(argv))

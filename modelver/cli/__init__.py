@@ -48,18 +48,26 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(prog: str, args: argparse.Namespace) -> int:
+    """Run a parsed command (``args.func(args)``) the way every modelver command line does.
+
+    Failures print one line, ``PROG: error: ...``, and return 1 (``MODELVER_DEBUG=1``
+    raises instead); Ctrl-C returns 130; a closed pipe (``modelver info x | head``) is not an error.
+    """
     try:
         return int(args.func(args) or 0)
-    except BrokenPipeError:  # `modelver info x | head`: the reader left, not an error
+    except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
     except (ModelverError, TypeError, ValueError, OSError, RuntimeError) as exc:
         if os.environ.get("MODELVER_DEBUG"):
             raise
-        print(f"modelver: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("modelver: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("modelver", build_parser().parse_args(argv))
