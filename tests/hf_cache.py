@@ -25,3 +25,23 @@ def seed_hf_cache(hub_cache: Path, repo: str, revision: str, files: dict[str, by
     (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
     (repo_dir / "refs" / "main").write_text(revision)
     return snapshot
+
+
+def byte_level_bpe_json(texts: list[str] | tuple[str, ...] = ("Hello World!", "Hello there, World.")) -> str:
+    """A small GPT-2-style byte-level BPE tokenizer.json (300 tokens) trained on ``texts``, with RoBERTa's
+    special tokens (ids 0-4: <s> <pad> </s> <unk> <mask>) and post-processor: what roberta-base's repository
+    holds, small enough to seed a Hub cache with."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(texts) * 20, trainer)
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return tok.to_str()

@@ -19,7 +19,7 @@ import onnx
 import pytest
 import torch
 from export_helpers import blocked_python, one_line, parity_cases
-from hf_cache import seed_hf_cache
+from hf_cache import byte_level_bpe_json, seed_hf_cache
 
 from export import export_model
 from export._bundle import FORMATS, sha256_file
@@ -62,27 +62,12 @@ class Exported:
         return (out.softmax(-1) if self.output == "probabilities" else out).numpy()
 
 
-def _bpe_tokenizer_json() -> bytes:
-    """A small GPT-2-style byte-level BPE with RoBERTa's special tokens (ids 0-4: <s> <pad> </s> <unk> <mask>)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-    )
-    tok.train_from_iterator([*SENTENCES, "Hello there, World."] * 20, trainer)
-    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    return tok.to_str().encode()
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """roberta-base's revision in a seeded Hub cache (its tokenizer only: the weights are synthetic)."""
     cache = tmp_path_factory.mktemp("hf") / "hub"
-    seed_hf_cache(cache, ROBERTA_REPO, ROBERTA_REV, {"tokenizer.json": _bpe_tokenizer_json()})
+    tokenizer = byte_level_bpe_json([*SENTENCES, "Hello there, World."])
+    seed_hf_cache(cache, ROBERTA_REPO, ROBERTA_REV, {"tokenizer.json": tokenizer.encode()})
     return cache
 
 

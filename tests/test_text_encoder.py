@@ -19,7 +19,7 @@ from modelver.models.text.roberta import RoBERTa_Base_Weights, roberta_base
 from modelver.testing import synthetic_state_dict
 
 from conftest import ROOT, subprocess_env
-from hf_cache import seed_hf_cache
+from hf_cache import byte_level_bpe_json, seed_hf_cache
 
 ROBERTA_REPO = "FacebookAI/roberta-base"
 ROBERTA_REV = "e2da8e2f811d1448a5b465c236feacd80ffbac7b"
@@ -28,22 +28,6 @@ TINY_ROBERTA = dict(
     type_vocab_size=1, pad_token_id=1, positions_from_padding=True, layer_norm_eps=1e-5,
 )
 TINY_BERT = dict(vocab_size=100, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=40)
-
-
-def byte_level_bpe_json() -> str:
-    """A small GPT-2-style byte-level BPE tokenizer.json with RoBERTa's special tokens and post-processor."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-    )
-    tok.train_from_iterator(["Hello World!", "Hello there, World."] * 20, trainer)
-    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    return tok.to_str()
 
 
 def hf_roberta_checkpoint(encoder_state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
