@@ -176,6 +176,15 @@ def main() -> None:
     if args.quick:
         args.rounds, args.block = 3, 2
     random.seed(0)
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if args.device == "cpu" and load > 0.5:
+        print(
+            f"note: load average {load:.1f} on {cpus} cores. When a core is taken by another process, torch's\n"
+            "OpenMP threads (eager, TorchScript, .pt2) wait for each other at every operator, which inflates their\n"
+            "times far more than onnxruntime's: ratios to eager are then flattering. Rerun on a quiet machine, or\n"
+            "compare with --threads 1 (no waiting between threads).",
+            flush=True,
+        )
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +208,8 @@ def main() -> None:
             ratio = results[name]["batches"]["1"]["onnx"]["ratio"]
             verdict = "met" if ratio <= target else "MISSED"
             print(f"target: ONNX <= {target}x eager for {name} at batch 1: {ratio:.2f}x ({verdict})")
-    save("bundles" if args.device == "cpu" else f"bundles_{args.device}", {
+    suffix = "" if (args.device, args.threads) == ("cpu", 2) else f"_{args.device}_{args.threads}threads"
+    save(f"bundles{suffix}", {
         "device": args.device, "threads": args.threads, "rounds": args.rounds, "block": args.block,
         "photo": "skimage.data.chelsea() 300x451", "results": results,
     })

@@ -35,7 +35,8 @@ with tempfile.TemporaryDirectory() as out:
     cpu = time.process_time()
     (r,) = export_model(name, weights=weights, formats=fmt, out=out, model=model, progress=None)
     cpu = time.process_time() - cpu
-print(json.dumps({"export_s": r.seconds, "cpu_s": cpu, "check_s": r.parity.get("seconds"), "max_abs_diff": r.max_abs_diff,
+print(json.dumps({"export_s": r.seconds, "cpu_s": cpu, "check_s": r.parity.get("seconds"),
+                  "max_abs_diff": r.max_abs_diff,
                   "size_mb": r.size / 2**20, "values": source}))
 """
 
@@ -59,7 +60,8 @@ def main() -> None:
         random.shuffle(pairs)
         for name, fmt in pairs:
             print(f"   [{i + 1}/{repeat}] {name} -> {fmt}", flush=True)
-            line = run_python(EXPORT, name, fmt, env={"PYTHONPATH": f"{ROOT}:{ROOT / 'benchmarks'}"}).strip().splitlines()[-1]
+            output = run_python(EXPORT, name, fmt, env={"PYTHONPATH": f"{ROOT}:{ROOT / 'benchmarks'}"})
+            line = output.strip().splitlines()[-1]
             samples[(name, fmt)].append(json.loads(line))
 
     rows, results = [], {}
@@ -69,13 +71,15 @@ def main() -> None:
         cpu_s = statistics.median(r["cpu_s"] for r in runs)
         target = TARGETS.get((name, fmt))
         verdict = "" if target is None else f"<= {target:g} s: {'met' if export_s <= target else 'MISSED'}"
-        rows.append([name, fmt, export_s, check_s, cpu_s, runs[0]["size_mb"], f"{runs[0]['max_abs_diff']:.1e}", verdict])
+        diff = f"{runs[0]['max_abs_diff']:.1e}"
+        rows.append([name, fmt, export_s, check_s, cpu_s, runs[0]["size_mb"], diff, verdict])
         results.setdefault(name, {"values": runs[0]["values"]})[fmt] = {
             "export_s": export_s, "check_s": check_s, "export_and_check_cpu_s": cpu_s, "size_mb": runs[0]["size_mb"],
             "max_abs_diff": runs[0]["max_abs_diff"], "samples_export_s": [r["export_s"] for r in runs],
         }
     print(f"\nExport time per format, median of {repeat} fresh processes (building the model not included)\n")
-    print(table(["model", "format", "export s", "parity check s", "CPU s (both)", "size MiB", "max abs diff", "target"], rows))
+    headers = ["model", "format", "export s", "parity check s", "CPU s (both)", "size MiB", "max abs diff", "target"]
+    print(table(headers, rows))
     save("export", {"repeat": repeat, "results": results})
 
 
