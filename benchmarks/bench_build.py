@@ -90,9 +90,12 @@ print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 repeats: a rough figure, faster")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: build onto the GPU")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 2
     require_device(args.device)
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:

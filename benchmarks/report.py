@@ -67,7 +67,8 @@ def export(result: dict[str, Any]) -> str:
         for fmt, t in r.items():
             if isinstance(t, dict):
                 cpu = f"{t['export_and_check_cpu_s']:.1f} s" if "export_and_check_cpu_s" in t else "-"
-                rows.append([name, fmt, f"{t['export_s']:.1f} s", f"{t['check_s']:.1f} s", cpu, f"{t['size_mb']:.0f} MiB"])
+                size = f"{t['size_mb']:.0f} MiB"
+                rows.append([name, fmt, f"{t['export_s']:.1f} s", f"{t['check_s']:.1f} s", cpu, size])
     return rows_to_md(["model", "format", "export", "parity check", "CPU time (both)", "size"], rows)
 
 
