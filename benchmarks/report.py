@@ -73,12 +73,15 @@ def export(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    for name, render in (("build", build), ("import", imports), ("bundles", bundles), ("export", export)):
+    variants = sorted(path.stem for path in RESULTS.glob("bundles_*.json"))  # other devices / thread counts
+    renders = [("build", build), ("import", imports), ("bundles", bundles), *((v, bundles) for v in variants)]
+    for name, render in [*renders, ("export", export)]:
         result = load(name)
         if result is None:
             print(f"<!-- {name}: no results yet (make bench) -->\n")
             continue
-        print(f"{name}: {machine_line(result)}\n")
+        setting = f" ({result['device']}, {result['threads']} threads)" if "threads" in result else ""
+        print(f"{name}{setting}: {machine_line(result)}\n")
         print(render(result) + "\n")
 
 
