@@ -80,7 +80,10 @@ def main() -> None:
         if result is None:
             print(f"<!-- {name}: no results yet (make bench) -->\n")
             continue
-        setting = f" ({result['device']}, {result['threads']} threads)" if "threads" in result else ""
+        setting = ""
+        if "threads" in result:
+            threads = result["threads"]
+            setting = f" ({result['device']}, {threads} thread{'s' if threads != 1 else ''})"
         print(f"{name}{setting}: {machine_line(result)}\n")
         print(render(result) + "\n")
 
