@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.modelver-installed
 
+# make bench BENCH_ARGS=--quick: fewer repeats in every benchmark (BENCH_ARGS goes to each bench_*.py)
 .PHONY: setup demo test bench docs manifest clean
 
 setup: $(STAMP)
@@ -19,7 +20,8 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
+	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b $(BENCH_ARGS) || exit 1; done
+	$(PY) benchmarks/report.py
 
 manifest: $(STAMP)
 	$(PY) -m modelver._manifest_build --write

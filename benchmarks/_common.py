@@ -22,6 +22,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "processor": _cpu_name(),
+        # other processes' load (1, 5, 15 min) when the results were saved: > 0.5 on 2 cores means noisy figures
+        "load_average": [round(v, 2) for v in os.getloadavg()],
     }
     try:
         import torch
@@ -33,6 +35,21 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def require_device(device: str) -> None:
+    """Exit with a one-line message unless ``device`` ("cpu" or "cuda") can run here."""
+    if device == "cpu":
+        return
+    import torch
+
+    if device != "cuda":
+        sys.exit(f"--device {device}: choose cpu or cuda.")
+    if not torch.cuda.is_available():
+        sys.exit(
+            f"--device cuda: no CUDA device here (torch {torch.__version__}, torch.cuda.is_available() is False); "
+            "run this benchmark on a machine with an NVIDIA GPU, or use --device cpu."
+        )
 
 
 def _cpu_name() -> str:

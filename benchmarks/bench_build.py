@@ -5,7 +5,9 @@ the real keys and shapes: the real files cannot be downloaded here; pass --weigh
 use real ones). Each build runs in a fresh interpreter after its imports; we report the
 median time and the peak RSS increase over the post-import baseline, and check that both
 models give identical outputs. Targets: resnet50 <= 0.3x, vit_b_16 <= 0.1x torchvision's
-time; memory increase <= 1.1x the file size.
+time; memory increase <= 1.1x the file size. ``--device cuda``: modelver builds straight onto
+the GPU (``with torch.device("cuda")``), torchvision's way is ``builder()`` + load + ``.cuda()``;
+memory is then the host RSS increase (GPU memory is not counted).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import run_python, save, table
+from _common import require_device, run_python, save, table
 
 MODELS = {  # modelver builder: (torchvision builder, weights entry whose meta is used)
     "resnet50": ("resnet50", "ResNet50_Weights.IMAGENET1K_V2"),
@@ -36,7 +38,11 @@ def rss_mb():
 def peak_mb():
     status = open('/proc/self/status').read()
     return int(status.split('VmHWM:')[1].split()[0]) / 1024
-path, digest, name, tv_name, entry = sys.argv[1:6]
+path, digest, name, tv_name, entry, device = sys.argv[1:7]
+x = x.to(device)
+def sync():
+    if device == "cuda":
+        torch.cuda.synchronize()
 """
 
 MEASURE = """
@@ -46,7 +52,7 @@ with torch.inference_mode():
         t.float().sum()  # read every weight once: memory-mapped pages now count too
 used = peak_mb()
 with torch.inference_mode():
-    out = model.eval()(x)
+    out = model.eval()(x).cpu()
 print(json.dumps({"time": elapsed, "mem": peak - base, "mem_read": used - base,
                   "out": hashlib.sha256(out.numpy().tobytes()).hexdigest()}))
 """
@@ -56,6 +62,8 @@ base = rss_mb()
 start = time.perf_counter()
 model = getattr(torchvision.models, tv_name)()
 model.load_state_dict(torch.load(path, weights_only=True))
+model = model.to(device)  # torchvision's way onto a GPU: build and load on the CPU, then copy
+sync()
 elapsed = time.perf_counter() - start
 """ + MEASURE
 
@@ -64,7 +72,9 @@ real = get_weight(entry)
 weights = Weights(url=path, sha256=digest, transforms=real.transforms, meta=real.meta)
 base = rss_mb()
 start = time.perf_counter()
-model = get_model(name, weights=weights)
+with torch.device(device):  # modelver loads the file straight onto the default device
+    model = get_model(name, weights=weights)
+sync()
 elapsed = time.perf_counter() - start
 """ + MEASURE
 
@@ -80,8 +90,13 @@ print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 repeats: a rough figure, faster")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: build onto the GPU")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 2
+    require_device(args.device)
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -89,7 +104,7 @@ def main() -> None:
             path = Path(tmp) / f"{name}.pth"
             digest = last_line(MAKE_CHECKPOINT, str(path), tv_name)
             size_mb = path.stat().st_size / 2**20
-            argv = [str(path), digest, name, tv_name, entry]
+            argv = [str(path), digest, name, tv_name, entry, args.device]
             last_line(MODELVER, *argv)  # warm: verifies the file once, as a cache would
             samples = {"torchvision": [], "modelver": []}
             for _ in range(args.repeat):
@@ -112,7 +127,7 @@ def main() -> None:
                 "torchvision_mem_after_read_mb": tv_f, "modelver_mem_after_read_mb": mv_f,
                 "outputs_identical": len(outs) == 1,
             }
-    print(f"Build with weights (warm cache), median of {args.repeat} fresh processes")
+    print(f"Build with weights (warm cache) onto {args.device}, median of {args.repeat} fresh processes")
     print("mem/file: peak RSS increase over the post-import baseline / checkpoint size, during the build, and")
     print("after reading every weight once (memory-mapped pages count only once they are read)\n")
     print(table(
@@ -120,7 +135,9 @@ def main() -> None:
          "tv read mem/file", "mv read mem/file", "identical"],
         rows,
     ))
-    save("build", {"repeat": args.repeat, "results": results})
+    save("build" if args.device == "cpu" else f"build_{args.device}", {
+        "device": args.device, "repeat": args.repeat, "results": results,
+    })
 
 
 def last_line(code: str, *argv: str) -> str:

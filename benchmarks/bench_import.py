@@ -28,7 +28,10 @@ CASES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 repeats: a rough figure, faster")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 3
     cases = dict(CASES)
     cli = shutil.which("modelver", path=str(Path(sys.executable).parent))
     if cli:
