@@ -29,9 +29,9 @@ _WAVERNN_ONNX = (
 _TRITON = "Triton bundles serve an ONNX model (onnxruntime backend) and {what} has none (see onnx)"
 
 _DETECTION_PT2 = (
-    "torch.export cannot capture torchvision's detection models: batched_nms branches on how many boxes survive "
-    "the score filter (boxes.numel() == 0 in torchvision/ops/boxes.py, a guard on a data-dependent size), and "
-    "batch_images' padding to a multiple of 32 specialises height and width to the example's"
+    "torch.export cannot capture torchvision's detection models: NMS branches on how many boxes survive the "
+    "score filter (boxes.numel() == 0 in torchvision/ops/boxes.py _batched_nms_coordinate_trick, a guard on a "
+    "data-dependent size; torch 2.14, torchvision 0.29, strict and non-strict)"
 )
 
 #: task → format → why not (the supported formats are listed in export.tasks.EXPORTERS)
