@@ -196,11 +196,15 @@ def test_onnx_bundle_detects_without_torch(
         f"b = rt.load({str(ex.bundles['onnx'])!r})\n"
         f"for d in b.detect({str(photo)!r}, {ex.threshold}):\n"
         "    print(d.label, repr(d.score), *map(repr, d.box), sep='|')\n"
+        # `python -m export.runtime BUNDLE PHOTO --out boxes.png`: the boxes drawn with Pillow only
+        f"assert rt.main([{str(ex.bundles['onnx'])!r}, {str(photo)!r}, '--out', 'boxes.png', '--threshold', "
+        f"'{ex.threshold}']) == 0\n"
         "assert not any(m.split('.')[0] == 'torch' for m in sys.modules), 'torch was imported'\n"
     )
     result = blocked_python(code, "torch", "torchvision", "torchaudio", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    rows = [line.split("|") for line in result.stdout.splitlines()]
+    assert (tmp_path / "boxes.png").is_file() and "boxes drawn in boxes.png" in result.stdout
+    rows = [line.split("|") for line in result.stdout.split("fasterrcnn_resnet50_fpn (", 1)[0].splitlines()]
     got = [Detection(label, float(score), tuple(float(v) for v in box)) for label, score, *box in rows]
     assert got == loaded(ex.name, "onnx").detect(photo, ex.threshold)  # the same run as with torch importable
     from modelver.predict import load_image
