@@ -23,7 +23,7 @@ import onnx
 import pytest
 import torch
 from conftest import subprocess_env
-from export_helpers import blocked_python, one_line
+from export_helpers import blocked_python, one_line, parity_cases
 
 from export import export_model
 from export._bundle import sha256_file
@@ -116,8 +116,7 @@ def assert_same_detections(got: list[Detection], expected: list[Detection]) -> N
         left.remove(match)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize(("name", "fmt"), parity_cases({name: FORMATS for name in BUILDERS}))
 def test_parity_report_and_manifest(exported: dict[str, Exported], name: str, fmt: str) -> None:
     ex = exported[name]
     path = ex.bundles[fmt]
