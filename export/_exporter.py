@@ -153,6 +153,7 @@ def export_model(
     if not chosen:
         raise BundleError(f"{name} supports no export format yet. See `modelver export --list`.")
     exporter_class = tasks.exporter_class(task_name)
+    exporter_class.check_options(chosen, options)
     out_dir = Path(out) if out is not None else Path("bundles") / name
 
     start = time.perf_counter()
@@ -199,6 +200,7 @@ def export_model(
             "outputs": meta["outputs"],
             "export": {
                 **written.details,
+                **task.export_details(fmt),
                 "seconds": round(seconds, 3),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             },

@@ -115,7 +115,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", help="bundle directory or model file (.onnx, .pt, .pt2)")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or texts for text and speech bundles")
     parser.add_argument("--topk", type=int, default=5, help="classes to show (classification bundles)")
-    parser.add_argument("--out", default="speech.wav", help="WAV file of a text-to-speech bundle (default: speech.wav)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="lowest score shown (detection bundles; 0.5)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="text-to-speech: the WAV file (default speech.wav); object detection: draw the boxes into this image",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed torch first (speech bundles sample)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
 
@@ -124,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runtime import describe_run, load
 
     bundle = load(args.bundle, threads=args.threads)
-    print("\n".join(describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed)))
+    lines = describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed, threshold=args.threshold)
+    print("\n".join(lines))
     return 0
 
 

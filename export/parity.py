@@ -62,6 +62,7 @@ def check_bundle(
     results = []
     for case, reference in zip(cases, references):
         got = run(case.inputs) if case.seed is None else run(case.inputs, seed=case.seed)
+        got = task.align(reference, {name: np.asarray(value) for name, value in got.items()})
         tolerances = task.case_tolerances(fmt, case)
         outputs = {
             name: compare(ref, np.asarray(got[name]), tolerances.get(name), name in task.score_outputs)

@@ -1,12 +1,14 @@
 """Run any modelver bundle: ONNX on onnxruntime with numpy only, TorchScript and ``.pt2`` on torch.
 
-This module imports no torch and no modelver model code (only ``modelver.errors``), so a
-deployment that ships an ONNX bundle needs numpy, onnxruntime and Pillow, nothing else::
+This module imports no torch and no modelver model code (only ``modelver.errors``, and
+``modelver.predict`` to name detections), so a deployment that ships an ONNX bundle needs
+numpy, onnxruntime and Pillow, nothing else::
 
     from export.runtime import load
 
     bundle = load("bundles/efficientnet_lite0/onnx")    # a bundle directory, or model.onnx / .pt / .pt2
     bundle.predict_image("cat.jpg", topk=5)              # [("tiger cat", 0.61), ...]
+    load("bundles/frcnn/onnx").predict_image("street.jpg")  # [Detection("person", 0.98, (x1, y1, x2, y2)), ...]
     bundle.run({"images": uint8_array})                  # {"probabilities": array}
     load("bundles/minilm_l6/onnx").embed(["A sentence.", "Another."])   # tokenizers + numpy
     load("bundles/tts/torchscript").synthesize("Hello world!", seed=0)  # [waveform], torch
@@ -43,7 +45,7 @@ from ._bundle import (
     verify_files,
 )
 
-__all__ = ["Bundle", "load", "decode_image"]
+__all__ = ["Bundle", "load", "decode_image", "draw_detections"]
 
 _SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".pt2": "pt2"}
 
@@ -286,17 +288,39 @@ class Bundle:
 
     __call__ = run
 
-    def predict_image(self, image: Any, topk: int = 5) -> list[tuple[str, float]]:
-        """Top-k (category, probability) for one image: a path, a PIL image or an (H, W, 3) uint8 array."""
-        if self.meta.get("task") != "image_classification" or not self.categories:
-            raise BundleError(
-                f"predict_image needs an image classification bundle; this one is {self.meta.get('task')!r}."
-            )
-        if topk < 1:
+    def predict_image(self, image: Any, topk: int | None = None, *, score_threshold: float = 0.5) -> list[Any]:
+        """What one image shows: a path, a PIL image or an (H, W, 3) uint8 array.
+
+        Image classification bundles: the top-k (default 5) ``(category, probability)``.
+        Object detection bundles: :meth:`detect` (``modelver.predict.Detection`` objects,
+        best first; at most ``topk`` when given).
+        """
+        task = self.meta.get("task")
+        if topk is not None and topk < 1:
             raise BundleError(f"topk must be at least 1, got {topk}.")
+        if task == "object_detection":
+            return self.detect(image, score_threshold)[:topk]
+        if task != "image_classification" or not self.categories:
+            raise BundleError(
+                f"predict_image needs an image classification or object detection bundle; this one is {task!r}."
+            )
         batch = decode_image(image)[None]
         probs = next(iter(self.run(batch).values()))[0]
-        return _top(probs, self.categories, topk)
+        return _top(probs, self.categories, 5 if topk is None else topk)
+
+    def detect(self, image: Any, score_threshold: float = 0.5) -> list[Any]:
+        """Objects in one image scoring at least ``score_threshold``, best first, as ``modelver.predict.Detection``
+        (label from the bundle's categories, score, box (x1, y1, x2, y2) in the image's pixels)."""
+        from modelver.predict import decode_detections
+
+        if self.meta.get("task") != "object_detection" or not self.categories:
+            raise BundleError(f"detect needs an object detection bundle; this one is {self.meta.get('task')!r}.")
+        if not 0.0 <= score_threshold <= 1.0:
+            raise BundleError(f"The score threshold must be between 0 and 1, got {score_threshold}.")
+        outputs = self.run(decode_image(image)[None])
+        count = int(outputs["num_detections"][0])
+        found = {name: outputs[name][0, :count] for name in ("boxes", "scores", "labels")}
+        return decode_detections(found, self.categories, score_threshold)
 
     # --- text -------------------------------------------------------------------------------------------
     @property
@@ -529,6 +553,27 @@ def format_prediction(bundle: Bundle, image: str, top: list[tuple[str, float]]) 
     return "\n".join(lines)
 
 
+def draw_detections(image: Any, detections: Sequence[Any], path: str | os.PathLike[str], width: int = 3) -> Path:
+    """Save ``image`` with each detection's box and ``label score`` drawn on it (Pillow, no torch)."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.fromarray(decode_image(image).transpose(1, 2, 0))
+    draw = ImageDraw.Draw(canvas)
+    for found in detections:
+        x1, y1, x2, y2 = found.box
+        draw.rectangle((x1, y1, x2, y2), outline=(255, 0, 0), width=width)
+        text = f"{found.label} {found.score:.0%}"
+        draw.rectangle(draw.textbbox((x1, y1), text), fill=(255, 0, 0))
+        draw.text((x1, y1), text, fill=(255, 255, 255))
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(path)
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"Cannot write {path}: {_first_line(exc)}") from None
+    return path
+
+
 def write_wav(path: str | os.PathLike[str], waveform: np.ndarray, sample_rate: int) -> Path:
     """A mono float waveform in [-1, 1] as 16-bit PCM WAV (the standard library's ``wave``, no torch)."""
     import wave
@@ -552,15 +597,39 @@ def _numbered(path: str, index: int, count: int) -> str:
 
 
 def describe_run(
-    bundle: Bundle, inputs: Sequence[str], *, topk: int = 5, out: str = "speech.wav", seed: int | None = None
+    bundle: Bundle,
+    inputs: Sequence[str],
+    *,
+    topk: int = 5,
+    out: str | None = None,
+    seed: int | None = None,
+    threshold: float = 0.5,
 ) -> list[str]:
-    """Run a bundle on command-line inputs (image paths or texts, by its task) and say what came out."""
+    """Run a bundle on command-line inputs (image paths or texts, by its task) and say what came out.
+
+    ``out``: the WAV file of a text-to-speech bundle (default ``speech.wav``), or where an
+    object detection bundle draws its boxes (default: nowhere). ``threshold``: the lowest
+    detection score shown.
+    """
     task = bundle.meta.get("task")
     head = f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}"
     if not inputs:
         raise BundleError("Give the bundle something to run on: image files, or texts for text and speech bundles.")
+    if out is not None and task not in ("object_detection", "text_to_speech"):
+        raise BundleError(f"--out is for object detection and text-to-speech bundles; this one is {task!r}.")
     if task == "image_classification":
         return [format_prediction(bundle, image, bundle.predict_image(image, topk)) for image in inputs]
+    if task == "object_detection":
+        if not 0.0 <= threshold <= 1.0:
+            raise BundleError(f"--threshold must be between 0 and 1, got {threshold}.")
+        lines = []
+        for i, image in enumerate(inputs, 1):
+            found = bundle.detect(image, threshold)
+            lines.append(f"{head}, {image}: {len(found)} object(s) with score >= {threshold}")
+            lines += [f"  {detection}" for detection in found]
+            if out is not None:
+                lines.append(f"  boxes drawn in {draw_detections(image, found, _numbered(out, i, len(inputs)))}")
+        return lines
     if task == "sentence_embedding":
         embeddings = bundle.embed(list(inputs))
         unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
@@ -588,7 +657,7 @@ def describe_run(
     if task == "text_to_speech":
         lines = [f"{head}, {bundle.sample_rate} Hz:"]
         for i, (text, waveform) in enumerate(zip(inputs, bundle.synthesize(list(inputs), seed=seed)), 1):
-            path = write_wav(_numbered(out, i, len(inputs)), waveform, bundle.sample_rate)
+            path = write_wav(_numbered(out or "speech.wav", i, len(inputs)), waveform, bundle.sample_rate)
             lines.append(f"  {text!r}: {waveform.shape[0] / bundle.sample_rate:.2f} s -> {path}")
         return lines
     if task == "text_to_mel":
@@ -617,7 +686,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         bundle = load(args.bundle, threads=args.threads)
-        print("\n".join(describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed)))
+        lines = describe_run(
+            bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed, threshold=args.threshold
+        )
+        print("\n".join(lines))
     except BundleError as exc:
         print(f"{parser.prog}: error: {_first_line(exc)}", file=sys.stderr)
         return 1

@@ -42,8 +42,11 @@ def _tensor(spec: dict[str, Any], extra: dict[str, str]) -> list[str]:
         "  {",
         f"    name: {json.dumps(spec['name'])}",
         f"    data_type: {_DATA_TYPES[spec['dtype']]}",
-        f"    dims: [ {dims} ]",
     ]
+    if dims:
+        lines.append(f"    dims: [ {dims} ]")
+    else:  # one value per batch item, shape (batch,): Triton's form is dims [1] reshaped to []
+        lines += ["    dims: [ 1 ]", "    reshape: { shape: [ ] }"]
     lines += [f"    {key}: {json.dumps(value)}" for key, value in extra.items()]
     lines.append("  }")
     return lines

@@ -29,12 +29,11 @@ EXPORTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "text_to_mel": ("export.tasks.speech:TextToMelExporter", ("torchscript",)),
     "vocoder": ("export.tasks.speech:VocoderExporter", ("torchscript",)),
     "text_to_speech": ("export.tasks.speech:TextToSpeechExporter", ("torchscript",)),
+    "object_detection": ("export.tasks.object_detection:ObjectDetectionExporter", ("torchscript", "onnx", "triton")),
 }
 
 #: tasks modelver has models for but no exporter yet, with what is missing
-NOT_YET: dict[str, str] = {
-    "object_detection": "no exporter yet (boxes, scores and labels with the model's own resize inside)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def formats_for_task(task: str | None) -> dict[str, str | None]:

@@ -93,6 +93,11 @@ class TaskExporter:
         """
         raise NotImplementedError
 
+    def align(self, reference: Mapping[str, np.ndarray], actual: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """``actual`` rearranged to pair with ``reference`` before comparing (e.g. detections whose
+        order ties decide); the outputs as they are by default."""
+        return actual
+
     def case_tolerances(self, fmt: str, case: Case) -> dict[str, float | None]:
         """output → the atol that fails the check for this format and case; None: report only."""
         return dict(self.tolerances)
@@ -102,6 +107,14 @@ class TaskExporter:
         return {}
 
     # --- artifacts ---------------------------------------------------------------------
+    @classmethod
+    def check_options(cls, formats: list[str], options: Mapping[str, Any]) -> None:
+        """Refuse options this task cannot honour (e.g. an ONNX opset), before anything is built."""
+
+    def export_details(self, fmt: str) -> dict[str, Any]:
+        """What the manifest's ``export`` section should say beyond the writer's (e.g. a different method)."""
+        return {}
+
     def torch_module(self) -> Any:
         """The whole pipeline as one scriptable, exportable ``nn.Module`` (inputs in spec order)."""
         raise NotImplementedError

@@ -28,8 +28,15 @@ _WAVERNN_ONNX = (
 )
 _TRITON = "Triton bundles serve an ONNX model (onnxruntime backend) and {what} has none (see onnx)"
 
+_DETECTION_PT2 = (
+    "torch.export cannot capture torchvision's detection models: NMS branches on how many boxes survive the "
+    "score filter (boxes.numel() == 0 in torchvision/ops/boxes.py _batched_nms_coordinate_trick, a guard on a "
+    "data-dependent size; torch 2.14, torchvision 0.29, strict and non-strict)"
+)
+
 #: task → format → why not (the supported formats are listed in export.tasks.EXPORTERS)
 UNSUPPORTED: dict[str, dict[str, str]] = {
+    "object_detection": {"pt2": _DETECTION_PT2},
     "text_to_mel": {"pt2": _TACOTRON2_PT2, "onnx": _TACOTRON2_ONNX, "triton": _TRITON.format(what="Tacotron2")},
     "vocoder": {"pt2": _WAVERNN_PT2, "onnx": _WAVERNN_ONNX, "triton": _TRITON.format(what="WaveRNN")},
     "text_to_speech": {
