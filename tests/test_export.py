@@ -359,12 +359,15 @@ def test_unsupported_formats_are_refused_before_any_work(tmp_path: Path) -> None
         export_model("efficientnet_lite0", formats="onnx,tflite", out=tmp_path, progress=None)
     with pytest.raises(BundleError, match="--opset 12 is not supported: choose 18 to 23"):
         export_model("efficientnet_lite0", formats="onnx", opset=12, out=tmp_path, progress=None)
-    # weights of a task without an exporter yet: refused by name, nothing built or written
+    # weights of a task without an exporter, or a format the task cannot have: refused by name with the
+    # reason, nothing built or written
     from modelver import Weights
 
-    detection = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={"task": "object_detection"})
-    with pytest.raises(BundleError, match="cannot be exported to onnx: object_detection: no exporter yet"):
-        export_model("efficientnet_lite0", weights=detection, formats="onnx", out=tmp_path, progress=None)
+    segmentation = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={"task": "segmentation"})
+    with pytest.raises(BundleError, match="cannot be exported to onnx: unknown task 'segmentation'"):
+        export_model("efficientnet_lite0", weights=segmentation, formats="onnx", out=tmp_path, progress=None)
+    with pytest.raises(BundleError, match="cannot be exported to pt2: torch.export cannot capture torchvision's det"):
+        export_model("fasterrcnn_resnet50_fpn", formats="torchscript,pt2", out=tmp_path, progress=None)
     untagged = Weights(url="file:///nonexistent.pth", transforms=lambda: None, meta={})
     with pytest.raises(BundleError, match="cannot be exported to pt2: its weights declare no meta\\['task'\\]"):
         export_model("efficientnet_lite0", weights=untagged, formats="pt2", out=tmp_path, progress=None)
