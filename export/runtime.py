@@ -575,18 +575,13 @@ def draw_detections(image: Any, detections: Sequence[Any], path: str | os.PathLi
 
 
 def write_wav(path: str | os.PathLike[str], waveform: np.ndarray, sample_rate: int) -> Path:
-    """A mono float waveform in [-1, 1] as 16-bit PCM WAV (the standard library's ``wave``, no torch)."""
-    import wave
+    """A mono float waveform in [-1, 1] as 16-bit PCM WAV (``modelver.models.audio.wav``: numpy, no torch)."""
+    from modelver.models.audio.wav import write_wav as write_pcm16
 
-    samples = np.round(np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(int(sample_rate))
-        out.writeframes(samples.tobytes())
-    return path
+    try:
+        return write_pcm16(path, waveform, sample_rate)
+    except OSError as exc:
+        raise BundleError(f"Cannot write {path}: {_first_line(exc)}") from None
 
 
 def _numbered(path: str, index: int, count: int) -> str:
