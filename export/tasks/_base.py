@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -46,6 +46,22 @@ def bundle_directory(model_path: Any) -> Path:
             return parent
     return path.parent
 
+
+
+def image_cases(input_name: str, photo: str, shapes: Sequence[tuple[str, tuple[int, ...]]]) -> list[Case]:
+    """An image task's parity cases: scikit-image's real photo ``photo`` (``chelsea``, ``astronaut``, ...)
+    first when scikit-image is installed, then seeded random uint8 images of each ``(label, shape)``."""
+    cases = []
+    try:
+        from skimage import data
+    except ImportError:
+        pass
+    else:
+        pixels = np.ascontiguousarray(getattr(data, photo)().transpose(2, 0, 1)[None])
+        cases.append(Case(f"{photo} photo (scikit-image)", {input_name: pixels}))
+    rng = np.random.default_rng(0)
+    cases += [Case(label, {input_name: rng.integers(0, 256, shape, dtype=np.uint8)}) for label, shape in shapes]
+    return cases
 
 class TaskExporter:
     """Base class of the per-task exporters (one instance per export)."""

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from modelver.errors import BundleError
 
 from .._preprocessing import ImagePreprocessing
-from ._base import Case, TaskExporter
+from ._base import Case, TaskExporter, image_cases
 
 __all__ = ["ImageClassificationExporter", "ImageClassifierPipeline"]
 
@@ -111,15 +111,6 @@ class _Head(nn.Module):
         return self.model(pixel_values).softmax(-1)
 
 
-def _sample_photo() -> tuple[str, np.ndarray] | None:
-    """scikit-image's cat (a real photo, 300x451) as uint8 (1, 3, H, W), if scikit-image is installed."""
-    try:
-        from skimage import data
-    except ImportError:
-        return None
-    return "chelsea photo (scikit-image)", np.ascontiguousarray(data.chelsea().transpose(2, 0, 1)[None])
-
-
 class ImageClassificationExporter(TaskExporter):
     task = "image_classification"
     tolerances = {OUTPUT: 1e-4}
@@ -172,19 +163,14 @@ class ImageClassificationExporter(TaskExporter):
         return min(height, width) != self.pre.resize_size
 
     def cases(self) -> list[Case]:
-        rng = np.random.default_rng(0)
-        cases = []
-        photo = _sample_photo()
-        if photo is not None:
-            cases.append(Case(photo[0], {INPUT: photo[1]}))
         size = self.pre.resize_size
-        for label, shape in (
+        shapes = [
             # shorter side already resize_size: the resize is the identity in every runtime
             (f"random, batch of 2, shorter side {size}", (2, 3, size, size * 4 // 3)),
             ("random, portrait", (1, 3, 400, 300)),
             ("random, smaller than the resize", (1, 3, 150, 203)),
-        ):
-            cases.append(Case(label, {INPUT: rng.integers(0, 256, shape, dtype=np.uint8)}))
+        ]
+        cases = image_cases(INPUT, "chelsea", shapes)
         for case in cases:
             case.exact = not self._resamples(case.inputs[INPUT])
         return cases

@@ -26,8 +26,9 @@ How each format gets there, found by trying (torch 2.14, torchvision 0.29):
 torchvision computes the resized size in float32 when scripted or traced and in float64 in
 eager mode; for many sizes the two floor to sizes one pixel apart (a 160x200 image with
 ``min_size=128``: 127x159 traced, 128x160 eager), which moves every box. The bundle's copy of
-the transform computes the size as eager does, in float64, in every mode. (No ``from __future__ import annotations`` here: TorchScript reads the
-annotations of ``_traced_size`` at run time.)
+the transform computes the size as eager does, in float64, in every mode. (No
+``from __future__ import annotations`` here: TorchScript reads the annotations of
+``_traced_size`` at run time.)
 """
 
 import math
@@ -42,7 +43,7 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from modelver.errors import BundleError
 
-from ._base import Case, TaskExporter
+from ._base import Case, TaskExporter, image_cases
 
 __all__ = ["DetectionPipeline", "ObjectDetectionExporter", "align_detections"]
 
@@ -192,15 +193,6 @@ def align_detections(reference: Mapping[str, np.ndarray], actual: Mapping[str, n
     return out
 
 
-def _sample_photo() -> tuple[str, np.ndarray] | None:
-    """scikit-image's astronaut (a real photo with a person in it, 512x512) as uint8 (1, 3, H, W)."""
-    try:
-        from skimage import data
-    except ImportError:
-        return None
-    return "astronaut photo (scikit-image)", np.ascontiguousarray(data.astronaut().transpose(2, 0, 1)[None])
-
-
 class ObjectDetectionExporter(TaskExporter):
     task = "object_detection"
     # Boxes in input pixels; scores are probabilities. Measured with synthetic weights (min_size 128) against
@@ -304,17 +296,8 @@ class ObjectDetectionExporter(TaskExporter):
 
     # --- checking ----------------------------------------------------------------------
     def cases(self) -> list[Case]:
-        rng = np.random.default_rng(0)
-        cases = []
-        photo = _sample_photo()
-        if photo is not None:
-            cases.append(Case(photo[0], {INPUT: photo[1]}))
-        for label, shape in (
-            ("random, 128x160", (1, 3, 128, 160)),
-            ("random, batch of 2, 150x200", (2, 3, 150, 200)),
-        ):
-            cases.append(Case(label, {INPUT: rng.integers(0, 256, shape, dtype=np.uint8)}))
-        return cases
+        shapes = [("random, 128x160", (1, 3, 128, 160)), ("random, batch of 2, 150x200", (2, 3, 150, 200))]
+        return image_cases(INPUT, "astronaut", shapes)
 
     def reference(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``model([weights.transforms()(image) ...])``, each image's detections padded to D."""
