@@ -61,12 +61,14 @@ def build(name: str) -> tuple[Any, Any, str]:
         del os.environ["MODELVER_OFFLINE"]
 
 
-def bundle_runner(fmt: str, directory: Path, threads: int, device: str) -> Callable[[np.ndarray], np.ndarray] | None:
+def bundle_runner(
+    fmt: str, directory: Path, threads: int, device: str, spin: bool = False
+) -> Callable[[np.ndarray], np.ndarray] | None:
     """A function pixels -> probabilities running the bundle in ``directory``; None if it cannot run on device."""
     from export.runtime import load
 
     if device == "cpu":
-        bundle = load(directory, threads=threads)
+        bundle = load(directory, threads=threads, spin=spin)
         return lambda pixels: bundle.run(pixels)["probabilities"]
     import torch
 
@@ -129,7 +131,7 @@ def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any
         (result,) = export_model(
             name, weights=weights, formats=fmt, out=out / name, model=model, check=False, progress=None
         )
-        runner = bundle_runner(fmt, result.path, args.threads, args.device)
+        runner = bundle_runner(fmt, result.path, args.threads, args.device, args.spin)
         if runner is None:
             skipped[fmt] = "onnxruntime has no CUDAExecutionProvider here (pip install onnxruntime-gpu)"
         else:
@@ -171,6 +173,9 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.05, help="pause in seconds before each contender's block")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls: a rough figure in a minute or two")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--spin", action="store_true", help="ONNX: threads spin between runs (export.runtime.load(spin=True))"
+    )
     args = parser.parse_args()
     require_device(args.device)
     if args.quick:
@@ -209,8 +214,9 @@ def main() -> None:
             verdict = "met" if ratio <= target else "MISSED"
             print(f"target: ONNX <= {target}x eager for {name} at batch 1: {ratio:.2f}x ({verdict})")
     suffix = "" if (args.device, args.threads) == ("cpu", 2) else f"_{args.device}_{args.threads}threads"
+    suffix += "_spin" if args.spin else ""
     save(f"bundles{suffix}", {
-        "device": args.device, "threads": args.threads, "rounds": args.rounds, "block": args.block,
+        "device": args.device, "threads": args.threads, "rounds": args.rounds, "block": args.block, "spin": args.spin,
         "photo": "skimage.data.chelsea() 300x451", "results": results,
     })
 

@@ -83,7 +83,8 @@ def main() -> None:
         setting = ""
         if "threads" in result:
             threads = result["threads"]
-            setting = f" ({result['device']}, {threads} thread{'s' if threads != 1 else ''})"
+            spin = ", onnxruntime threads spinning" if result.get("spin") else ""
+            setting = f" ({result['device']}, {threads} thread{'s' if threads != 1 else ''}{spin})"
         print(f"{name}{setting}: {machine_line(result)}\n")
         print(render(result) + "\n")
 

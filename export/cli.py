@@ -123,12 +123,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="seed torch first (speech bundles sample)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    parser.add_argument(
+        "--spin", action="store_true", help="ONNX: let onnxruntime's threads spin between runs (lower latency)"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .runtime import describe_run, load
 
-    bundle = load(args.bundle, threads=args.threads)
+    bundle = load(args.bundle, threads=args.threads, spin=args.spin)
     lines = describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed, threshold=args.threshold)
     print("\n".join(lines))
     return 0

@@ -136,6 +136,13 @@ def test_bundle_matches_eager_on_new_inputs(
     assert WEIGHTS.meta["categories"][int(probs.argmax())] == "espresso"
 
 
+def test_spinning_onnx_session_gives_the_same_probabilities(bundles: dict[str, Path], model: torch.nn.Module) -> None:
+    """``load(spin=True)`` / ``modelver run --spin``: onnxruntime's own default, the same results."""
+    images = np.random.default_rng(5).integers(0, 256, (1, 3, 256, 290), dtype=np.uint8)
+    spinning = load(bundles["onnx"], threads=1, spin=True)
+    np.testing.assert_allclose(spinning.run(images)["probabilities"], eager(model, images), rtol=0, atol=1e-4)
+
+
 def test_predict_image_is_eagers_top5(loaded: dict[str, Any], model: torch.nn.Module, cat_jpg: Path) -> None:
     from modelver.predict import load_image
 
