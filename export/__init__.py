@@ -1,15 +1,15 @@
 """modelver's export subsystem: a model with its preprocessing and meta as one deployable bundle.
 
-    from export import export_model
+    from modelver_export import export_model
     export_model("efficientnet_lite0", formats="onnx,torchscript,pt2,triton", out="bundles/lite0")
 
-    from export.runtime import load          # no torch needed for ONNX bundles
+    from modelver_export.runtime import load          # no torch needed for ONNX bundles
     load("bundles/lite0/onnx").predict_image("cat.jpg")
     load("bundles/minilm/onnx").embed(["A sentence.", "Another one."])
 
 Which builders export to which formats: ``support_table()`` (``modelver export --list``).
 
-Names load on first use, so ``import export.runtime`` imports neither torch nor modelver's
+Names load on first use, so ``import modelver_export.runtime`` imports neither torch nor modelver's
 model code.
 """
 
@@ -34,7 +34,7 @@ __all__ = list(_EXPORTS)
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
+        raise AttributeError(f"module 'modelver_export' has no attribute {name!r}")
     value = getattr(importlib.import_module(target, __name__), name)
     globals()[name] = value
     return value

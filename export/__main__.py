@@ -1,4 +1,4 @@
-"""``python -m export NAME --format ... --out DIR``: the same as ``modelver export``."""
+"""``python -m modelver_export NAME --format ... --out DIR``: the same as ``modelver export``."""
 
 import sys
 

@@ -130,7 +130,7 @@ def export_model(
         out: the output directory (default ``bundles/NAME``); each format gets its own
             bundle directory in it (``onnx/``, ``torchscript/``, ``pt2/``, ``triton/NAME/``).
         opset: ONNX opset (18 to 23; default 18).
-        check: compare each bundle, loaded through :mod:`export.runtime`, with the eager
+        check: compare each bundle, loaded through :mod:`modelver_export.runtime`, with the eager
             pipeline; a bundle outside tolerance raises BundleError (its report stays in
             its ``bundle.json``).
         model: an already built model for these weights (default: ``builder(weights=...)``).

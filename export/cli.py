@@ -2,7 +2,7 @@
 
 ``modelver export NAME [--weights W] [--format F,...] [--out DIR] [--opset N] [--no-check]``,
 ``modelver export --list [--markdown]`` (``--markdown`` prints the README's table),
-``modelver run BUNDLE INPUT...``; ``python -m export`` takes the same options as ``modelver export``.
+``modelver run BUNDLE INPUT...``; ``python -m modelver_export`` takes the same options as ``modelver export``.
 """
 
 from __future__ import annotations
@@ -141,15 +141,15 @@ def register(sub: Any) -> None:
     p = sub.add_parser("export", help="export a model with its preprocessing to TorchScript / ONNX / .pt2 / Triton")
     add_export_arguments(p)
 
-    p = sub.add_parser("run", help="run an exported bundle on images or texts (export.runtime)")
+    p = sub.add_parser("run", help="run an exported bundle on images or texts (modelver_export.runtime)")
     add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m export``: the ``modelver export`` command on its own."""
+    """``python -m modelver_export``: the ``modelver export`` command on its own."""
     from modelver.cli import run_command
 
-    parser = argparse.ArgumentParser(prog="python -m export", description="Export a registered model as a bundle.")
+    parser = argparse.ArgumentParser(prog="python -m modelver_export", description="Export a registered model as a bundle.")
     add_export_arguments(parser)
     return run_command(parser.prog, parser.parse_args(argv))

@@ -4,7 +4,7 @@ This module imports no torch and no modelver model code (only ``modelver.errors`
 ``modelver.predict`` to name detections), so a deployment that ships an ONNX bundle needs
 numpy, onnxruntime and Pillow, nothing else::
 
-    from export.runtime import load
+    from modelver_export.runtime import load
 
     bundle = load("bundles/efficientnet_lite0/onnx")    # a bundle directory, or model.onnx / .pt / .pt2
     bundle.predict_image("cat.jpg", topk=5)              # [("tiger cat", 0.61), ...]
@@ -13,7 +13,7 @@ numpy, onnxruntime and Pillow, nothing else::
     load("bundles/minilm_l6/onnx").embed(["A sentence.", "Another."])   # tokenizers + numpy
     load("bundles/tts/torchscript").synthesize("Hello world!", seed=0)  # [waveform], torch
 
-or from a shell: ``python -m export.runtime BUNDLE PHOTO`` (or ``TEXT...`` for text and
+or from a shell: ``python -m modelver_export.runtime BUNDLE PHOTO`` (or ``TEXT...`` for text and
 speech bundles).
 
 Every problem is a one-line :class:`~modelver.errors.BundleError`: a missing file, a
@@ -553,7 +553,7 @@ def load(
     return Bundle(root, fmt, model_file, meta, manifest, runner, engine)
 
 
-# --- command line: python -m export.runtime BUNDLE INPUT... ---------------------------------------------
+# --- command line: python -m modelver_export.runtime BUNDLE INPUT... ---------------------------------------------
 def format_prediction(bundle: Bundle, image: str, top: list[tuple[str, float]]) -> str:
     lines = [
         f"{bundle.meta.get('name')} ({bundle.meta.get('weights')}), {bundle.format} bundle on {bundle.engine}, {image}:"
@@ -674,14 +674,14 @@ def describe_run(
             lines.append(f"  {inputs[original]!r}: {frames} frames of {mels} mels")
         return lines
     raise BundleError(
-        f"`run` has no command-line form for {task!r} bundles; call export.runtime.load(PATH).run(...) "
+        f"`run` has no command-line form for {task!r} bundles; call modelver_export.runtime.load(PATH).run(...) "
         f"with its inputs {[s['name'] for s in bundle.inputs]}."
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m export.runtime",
+        prog="python -m modelver_export.runtime",
         description="Run a modelver bundle on images or texts (no torch needed for ONNX).",
     )
     from .cli import add_run_arguments  # argparse only: no torch

@@ -20,9 +20,9 @@ import torch
 from conftest import ROOT, FaultReport
 from export_helpers import blocked_python, parity_cases, refusal
 
-from export import export_model, support_table
-from export._bundle import FORMATS, sha256_file
-from export.runtime import load
+from modelver_export import export_model, support_table
+from modelver_export._bundle import FORMATS, sha256_file
+from modelver_export.runtime import load
 from modelver.errors import BundleError
 from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
 from modelver.predict import classify, sample_image
@@ -200,7 +200,7 @@ def test_triton_repository_config_validates(bundles: dict[str, Path]) -> None:
 
 def test_onnx_runtime_needs_no_torch(bundles: dict[str, Path], cat_jpg: Path, tmp_path: Path) -> None:
     code = (
-        "import sys, export.runtime as rt\n"
+        "import sys, modelver_export.runtime as rt\n"
         f"b = rt.load({str(bundles['onnx'])!r})\n"
         f"print(b.predict_image({str(cat_jpg)!r}, topk=1)[0][0])\n"
         "assert not any(m.split('.')[0] in ('torch', 'torchvision') for m in sys.modules), 'torch was imported'\n"
@@ -210,7 +210,7 @@ def test_onnx_runtime_needs_no_torch(bundles: dict[str, Path], cat_jpg: Path, tm
     assert result.stdout.strip() in CATS, result.stderr
     assert "ImportError: torch is blocked in this test" in result.stderr  # the blocker works
     cli = blocked_python(
-        f"import sys; from export.runtime import main; sys.exit(main([{str(bundles['onnx'])!r}, {str(cat_jpg)!r}, '--topk', '2']))",
+        f"import sys; from modelver_export.runtime import main; sys.exit(main([{str(bundles['onnx'])!r}, {str(cat_jpg)!r}, '--topk', '2']))",
         "torch",
         cwd=tmp_path,
     )
@@ -383,7 +383,7 @@ def test_unsupported_formats_are_refused_before_any_work(tmp_path: Path) -> None
 
 def test_readme_support_table_is_current() -> None:
     """The README's table and notes are `modelver export --list --markdown`'s output, verbatim."""
-    from export.cli import support_markdown
+    from modelver_export.cli import support_markdown
 
     readme = (ROOT / "README.md").read_text()
     generated = "\n".join(support_markdown())

@@ -1,4 +1,4 @@
-"""`modelver export`, `python -m export`, `modelver run` and the demo's export step, as a user runs them."""
+"""`modelver export`, `python -m modelver_export`, `modelver run` and the demo's export step, as a user runs them."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_list_shows_the_support_table_and_why_not() -> None:
 
 
 def test_list_markdown_is_the_readme_table() -> None:
-    from export.cli import support_markdown
+    from modelver_export.cli import support_markdown
 
     result = run("export", "--list", "--markdown")
     assert result.returncode == 0, result.stderr

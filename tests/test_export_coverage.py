@@ -7,8 +7,8 @@ import importlib
 from conftest import ROOT
 from export_helpers import PARITY_TESTED
 
-from export import support_table
-from export._bundle import FORMATS
+from modelver_export import support_table
+from modelver_export._bundle import FORMATS
 from modelver import list_models
 
 

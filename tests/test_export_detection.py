@@ -25,10 +25,10 @@ import torch
 from conftest import subprocess_env
 from export_helpers import blocked_python, one_line, parity_cases
 
-from export import export_model
-from export._bundle import sha256_file
-from export.runtime import Bundle, describe_run, load
-from export.tasks import builder_support
+from modelver_export import export_model
+from modelver_export._bundle import sha256_file
+from modelver_export.runtime import Bundle, describe_run, load
+from modelver_export.tasks import builder_support
 from modelver import get_model, get_model_weights
 from modelver.errors import BundleError
 from modelver.predict import Detection, detect
@@ -158,7 +158,7 @@ def test_checked_images_had_detections_to_compare(
     exported: dict[str, Exported], loaded: Callable[[str, str], Bundle], name: str
 ) -> None:
     """The counts matched eager exactly (above); here: they were neither zero nor the cap of 100."""
-    from export.tasks.object_detection import ObjectDetectionExporter
+    from modelver_export.tasks.object_detection import ObjectDetectionExporter
 
     ex = exported[name]
     bundle = loaded(name, "onnx")
@@ -191,11 +191,11 @@ def test_onnx_bundle_detects_without_torch(
 ) -> None:
     ex = exported["fasterrcnn_resnet50_fpn"]
     code = (
-        "import sys, export.runtime as rt\n"
+        "import sys, modelver_export.runtime as rt\n"
         f"b = rt.load({str(ex.bundles['onnx'])!r})\n"
         f"for d in b.detect({str(photo)!r}, {ex.threshold}):\n"
         "    print(d.label, repr(d.score), *map(repr, d.box), sep='|')\n"
-        # `python -m export.runtime BUNDLE PHOTO --out boxes.png`: the boxes drawn with Pillow only
+        # `python -m modelver_export.runtime BUNDLE PHOTO --out boxes.png`: the boxes drawn with Pillow only
         f"assert rt.main([{str(ex.bundles['onnx'])!r}, {str(photo)!r}, '--out', 'boxes.png', '--threshold', "
         f"'{ex.threshold}']) == 0\n"
         "assert not any(m.split('.')[0] == 'torch' for m in sys.modules), 'torch was imported'\n"

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from export._onnx_image import preprocessing_model
-from export._preprocessing import ImagePreprocessing
-from export.tasks.image_classification import ImageClassifierPipeline
+from modelver_export._onnx_image import preprocessing_model
+from modelver_export._preprocessing import ImagePreprocessing
+from modelver_export.tasks.image_classification import ImageClassifierPipeline
 from modelver.errors import BundleError
 from modelver.transforms import ImageClassification
 

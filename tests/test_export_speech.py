@@ -19,10 +19,10 @@ import pytest
 import torch
 from export_helpers import blocked_python, one_line, parity_cases
 
-from export import export_model
-from export._bundle import FORMATS
-from export.runtime import describe_run, load
-from export.tasks import formats_for_task
+from modelver_export import export_model
+from modelver_export._bundle import FORMATS
+from modelver_export.runtime import describe_run, load
+from modelver_export.tasks import formats_for_task
 from modelver import get_model
 from modelver.errors import BundleError
 from modelver.models.audio.processing import CHARACTERS

@@ -21,11 +21,11 @@ import torch
 from export_helpers import blocked_python, one_line, parity_cases
 from hf_cache import byte_level_bpe_json, seed_hf_cache
 
-from export import export_model
-from export._bundle import FORMATS, sha256_file
-from export.runtime import describe_run, load
-from export.tasks import formats_for_task
-from export.tasks.text import SENTENCES
+from modelver_export import export_model
+from modelver_export._bundle import FORMATS, sha256_file
+from modelver_export.runtime import describe_run, load
+from modelver_export.tasks import formats_for_task
+from modelver_export.tasks.text import SENTENCES
 from modelver import Weights
 from modelver.errors import BundleError
 from modelver.models.text.encoder import SentenceEmbedding, TextClassifier
@@ -183,7 +183,7 @@ def test_bundle_matches_eager_on_new_sizes(request: pytest.FixtureRequest, name:
 
 def test_onnx_bundle_reproduces_published_similarities_without_torch(minilm: Exported, tmp_path: Path) -> None:
     code = (
-        "import sys, numpy as np, export.runtime as rt\n"
+        "import sys, numpy as np, modelver_export.runtime as rt\n"
         f"b = rt.load({str(minilm.bundles['onnx'])!r})\n"
         f"e = b.embed({list(SENTENCES)!r})\n"
         "s = e @ e.T\n"

@@ -16,9 +16,9 @@ import pytest
 import torch
 from export_helpers import parity_cases
 
-from export import export_model
-from export._bundle import FORMATS
-from export.runtime import load
+from modelver_export import export_model
+from modelver_export._bundle import FORMATS
+from modelver_export.runtime import load
 from modelver import Weights, get_model, get_model_builder, get_model_weights
 from modelver.testing import synthetic_weights
 

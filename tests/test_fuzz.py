@@ -107,7 +107,7 @@ manifests = st.one_of(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=bundle_bytes, manifest=manifests, suffix=st.sampled_from([".onnx", ".pt", ".pt2"]))
 def test_bundle_loader_refuses_garbage_with_bundle_errors(data: bytes, manifest: str, suffix: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from export.runtime import load
+    from modelver_export.runtime import load
 
     from modelver.errors import BundleError
 

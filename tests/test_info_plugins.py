@@ -74,8 +74,8 @@ from modelver.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     assert main(['info', 'tts_tacotron2_wavernn']) == 0
 assert 'export: torchscript' in out.getvalue(), out.getvalue()
-heavy = [m for m in ('torchaudio', 'onnx', 'onnxruntime', 'onnxscript', 'tokenizers', 'export.tasks.speech',
-                     'export.tasks.text', 'export.runtime') if m in sys.modules]
+heavy = [m for m in ('torchaudio', 'onnx', 'onnxruntime', 'onnxscript', 'tokenizers', 'modelver_export.tasks.speech',
+                     'modelver_export.tasks.text', 'modelver_export.runtime') if m in sys.modules]
 assert not heavy, heavy
 print('ok')
 """

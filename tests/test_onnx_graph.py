@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from export.formats import _torch_onnx
-from export.formats._torch_onnx import export_onnx
+from modelver_export.formats import _torch_onnx
+from modelver_export.formats._torch_onnx import export_onnx
 from modelver.testing import synthetic_state_dict
 
 SLOW_OPS = {"BatchNormalization", "CastLike", "Expand"}

@@ -1,7 +1,7 @@
 """One writer per bundle format: ``write(task, meta, directory, options) -> Written``.
 
 Each writer produces the model file (and any side files) in ``directory``; the exporter
-then adds ``bundle.json`` and checks parity through :mod:`export.runtime`.
+then adds ``bundle.json`` and checks parity through :mod:`modelver_export.runtime`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ class Written:
 
 
 WRITERS = {
-    "torchscript": "export.formats.torchscript",
-    "onnx": "export.formats.onnx",
-    "pt2": "export.formats.pt2",
-    "triton": "export.formats.triton",
+    "torchscript": "modelver_export.formats.torchscript",
+    "onnx": "modelver_export.formats.onnx",
+    "pt2": "modelver_export.formats.pt2",
+    "triton": "modelver_export.formats.triton",
 }
 
 

@@ -41,7 +41,7 @@ def doc_string(task: TaskExporter, meta: dict[str, Any]) -> str:
         lines.append(f"- {dataset}: " + ", ".join(f"{k} {v}" for k, v in (values or {}).items()))
     lines += [
         "",
-        "Every metadata_props value is JSON. Run it with `python -m export.runtime model.onnx INPUT...`",
+        "Every metadata_props value is JSON. Run it with `python -m modelver_export.runtime model.onnx INPUT...`",
         "(a photo; texts for text bundles) or onnxruntime directly.",
     ]
     return "\n".join(lines)

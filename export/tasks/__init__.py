@@ -1,8 +1,8 @@
 """Task exporters, keyed by ``weights.meta["task"]``, and which formats each builder supports.
 
-To add a task: write a :class:`~export.tasks._base.TaskExporter` subclass in a module of
+To add a task: write a :class:`~modelver_export.tasks._base.TaskExporter` subclass in a module of
 this package and name it in ``EXPORTERS``; remove the task from ``NOT_YET``. A format the
-task cannot have gets its reason in :mod:`export.tasks._unsupported` (shown by ``modelver
+task cannot have gets its reason in :mod:`modelver_export.tasks._unsupported` (shown by ``modelver
 export --list``, ``modelver info`` and the refusal).
 
 Importing this module imports no torch: ``modelver info`` reads the table through it.
@@ -22,14 +22,14 @@ __all__ = ["EXPORTERS", "NOT_YET", "exporter_class", "formats_for_task", "builde
 
 #: task → ("module:Class" imported only when exporting, so the support table stays cheap; its formats)
 EXPORTERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "image_classification": ("export.tasks.image_classification:ImageClassificationExporter", FORMATS),
-    "sentence_embedding": ("export.tasks.text:SentenceEmbeddingExporter", FORMATS),
-    "text_encoding": ("export.tasks.text:TextEncodingExporter", FORMATS),
-    "text_classification": ("export.tasks.text:TextClassificationExporter", FORMATS),
-    "text_to_mel": ("export.tasks.speech:TextToMelExporter", ("torchscript",)),
-    "vocoder": ("export.tasks.speech:VocoderExporter", ("torchscript",)),
-    "text_to_speech": ("export.tasks.speech:TextToSpeechExporter", ("torchscript",)),
-    "object_detection": ("export.tasks.object_detection:ObjectDetectionExporter", ("torchscript", "onnx", "triton")),
+    "image_classification": ("modelver_export.tasks.image_classification:ImageClassificationExporter", FORMATS),
+    "sentence_embedding": ("modelver_export.tasks.text:SentenceEmbeddingExporter", FORMATS),
+    "text_encoding": ("modelver_export.tasks.text:TextEncodingExporter", FORMATS),
+    "text_classification": ("modelver_export.tasks.text:TextClassificationExporter", FORMATS),
+    "text_to_mel": ("modelver_export.tasks.speech:TextToMelExporter", ("torchscript",)),
+    "vocoder": ("modelver_export.tasks.speech:VocoderExporter", ("torchscript",)),
+    "text_to_speech": ("modelver_export.tasks.speech:TextToSpeechExporter", ("torchscript",)),
+    "object_detection": ("modelver_export.tasks.object_detection:ObjectDetectionExporter", ("torchscript", "onnx", "triton")),
 }
 
 #: tasks modelver has models for but no exporter yet, with what is missing

@@ -3,7 +3,7 @@
 A task exporter turns (model, weights) into one module = preprocessing + model +
 postprocessing, with named inputs and outputs, and says how to check it: the eager
 reference pipeline and the inputs to compare on. Adding a task (object detection, sentence
-embedding, text-to-speech) means one subclass and a line in :mod:`export.tasks`.
+embedding, text-to-speech) means one subclass and a line in :mod:`modelver_export.tasks`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ _DETECTION_PT2 = (
     "data-dependent size; torch 2.14, torchvision 0.29, strict and non-strict)"
 )
 
-#: task → format → why not (the supported formats are listed in export.tasks.EXPORTERS)
+#: task → format → why not (the supported formats are listed in modelver_export.tasks.EXPORTERS)
 UNSUPPORTED: dict[str, dict[str, str]] = {
     "object_detection": {"pt2": _DETECTION_PT2},
     "text_to_mel": {"pt2": _TACOTRON2_PT2, "onnx": _TACOTRON2_ONNX, "triton": _TRITON.format(what="Tacotron2")},

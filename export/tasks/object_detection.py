@@ -21,7 +21,7 @@ How each format gets there, found by trying (torch 2.14, torchvision 0.29):
   the trace unrolls torchvision's per-image loops, so the bundle wraps that graph in an ONNX
   ``Loop`` over the batch. The dynamo exporter goes through ``torch.export``, which cannot
   capture the model (see ``.pt2``).
-- ``.pt2``: refused (``export.tasks._unsupported``).
+- ``.pt2``: refused (``modelver_export.tasks._unsupported``).
 
 torchvision computes the resized size in float32 when scripted or traced and in float64 in
 eager mode; for many sizes the two floor to sizes one pixel apart (a 160x200 image with

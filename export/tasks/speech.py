@@ -8,7 +8,7 @@ bundle right after the same ``torch.manual_seed``, so they draw the same random 
 compares every output; users get the same reproducibility with ``bundle.run(..., seed=N)``.
 
 Why there is no ``.pt2`` or ONNX form (``modelver export --list`` shows the reasons, found by
-trying, see :mod:`export.tasks._unsupported`): ``torch.export`` needs static control flow, and onnxruntime
+trying, see :mod:`modelver_export.tasks._unsupported`): ``torch.export`` needs static control flow, and onnxruntime
 would draw its own random numbers, so no ONNX bundle of a sampling model could be checked.
 """
 

@@ -2,7 +2,7 @@
 
 ``torchaudio.save`` needs torchcodec in recent torchaudio releases; a mono 16-bit WAV needs
 nothing but ``wave`` and numpy. No torch import either: the torch-free bundle runtime
-(``export.runtime``) writes its speech with this function too.
+(``modelver_export.runtime``) writes its speech with this function too.
 """
 
 from __future__ import annotations
