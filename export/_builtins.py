@@ -6,7 +6,7 @@ is what ``modelver export --list``, ``modelver info`` and the refusal of ``model
 
 from __future__ import annotations
 
-from .registry import Format, Task
+from ._spec import Format, Task
 from .sniff import is_onnx, is_pt2, is_torchscript
 
 __all__ = ["FORMATS", "TASKS"]

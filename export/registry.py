@@ -19,12 +19,13 @@ onnxruntime.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 
 from modelver.errors import BundleError
+
+from ._builtins import FORMATS as _BUILTIN_FORMATS
+from ._builtins import TASKS as _BUILTIN_TASKS
+from ._spec import CAPABILITIES, Format, Ref, Task, resolve
 
 __all__ = [
     "CAPABILITIES",
@@ -42,100 +43,6 @@ __all__ = [
     "tasks",
     "unregister",
 ]
-
-#: What a format's writer builds the bundle from; a task that cannot provide one says why in ``Task.cannot``.
-CAPABILITIES = {
-    "script": "the task's torch module, scripted (TaskExporter.torch_module, torch.jit.script)",
-    "onnx": "the task's ONNX graph (TaskExporter.onnx_model)",
-    "torch.export": "the task's torch module, exported (TaskExporter.torch_module, export_args, dynamic_shapes)",
-}
-
-Ref = Union[str, Callable[..., Any], type]
-
-
-def resolve(ref: Ref) -> Any:
-    """A ``"module:attribute"`` string imported now, or the object itself."""
-    if not isinstance(ref, str):
-        return ref
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-@dataclasses.dataclass(frozen=True)
-class Format:
-    """One kind of bundle.
-
-    Attributes:
-        name: what ``--format`` takes and ``bundle.json`` records.
-        model_file: the model file's path inside the bundle directory.
-        writer: ``write(task, meta, directory, options) -> modelver_export.formats.Written``.
-        loader: ``load(model_file, options: LoadOptions) -> Loaded`` (meta, runner, engine label).
-        sniff: ``sniff(model_file) -> bool``: does the file hold this format's bytes (magic numbers,
-            archive layout)? A file is loaded only as what it really is, whatever its name or
-            its manifest claims.
-        needs: the capability the writer builds on (a key of :data:`CAPABILITIES`).
-        carries_code: loading it runs code from the file (TorchScript, pickles): ``load`` then
-            requires ``trust_code=True`` (``modelver run --trust``).
-        layout: the bundle directory under ``--out``; ``{format}`` and ``{name}`` (the builder) are filled in.
-        description: one line for ``--help`` and the README.
-    """
-
-    name: str
-    model_file: str
-    writer: Ref
-    loader: Ref
-    sniff: Callable[[Path], bool]
-    needs: str
-    carries_code: bool = False
-    layout: str = "{format}"
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if self.needs not in CAPABILITIES:
-            raise BundleError(f"Format {self.name!r} needs {self.needs!r}; choose one of {', '.join(CAPABILITIES)}.")
-
-    def directory(self, out: Path, name: str) -> Path:
-        return Path(out) / self.layout.format(format=self.name, name=name)
-
-    def write(self, task: Any, meta: Mapping[str, Any], directory: Path, options: dict[str, Any]) -> Any:
-        return resolve(self.writer)(task, meta, directory, options)
-
-    def load(self, model_file: Path, options: Any) -> Any:
-        return resolve(self.loader)(model_file, options)
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """One task (``weights.meta["task"]``): how to export it and how to run its bundles.
-
-    Attributes:
-        name: the task, as the weights' meta and the bundle's manifest say it.
-        exporter: a :class:`modelver_export.tasks.TaskExporter` subclass (torch; export side).
-        runtime: a :class:`modelver_export.runtime.TaskRuntime` subclass (no torch; run side).
-        cannot: capability → why this task cannot provide it (found by trying); the formats
-            that need it are refused with that reason.
-    """
-
-    name: str
-    exporter: Ref
-    runtime: Ref
-    cannot: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    def exporter_class(self) -> Any:
-        return resolve(self.exporter)
-
-    def runtime_class(self) -> Any:
-        return resolve(self.runtime)
-
-    def refusal(self, fmt: Format) -> str | None:
-        """Why this task has no ``fmt`` bundle, or None when it has."""
-        reason = self.cannot.get(fmt.needs)
-        home = _FIRST_USER.get(fmt.needs)
-        if reason is None or fmt.name == home:
-            return reason
-        source = CAPABILITIES[fmt.needs].split(" (")[0]
-        return f"{fmt.name} bundles are built from {source}, which this task cannot provide (see {home})"
-
 
 _FORMATS: dict[str, Format] = {}
 _TASKS: dict[str, Task] = {}
@@ -220,18 +127,22 @@ def support(task: str | None) -> dict[str, str | None]:
         return {fmt: "its weights declare no meta['task']" for fmt in _FORMATS}
     if task not in _TASKS:
         return {fmt: f"unknown task {task!r}" for fmt in _FORMATS}
-    spec = _TASKS[task]
-    return {name: spec.refusal(fmt) for name, fmt in _FORMATS.items()}
+    return {name: _refusal(_TASKS[task], fmt) for name, fmt in _FORMATS.items()}
 
 
-def _register_builtins() -> None:
-    from ._builtins import FORMATS, TASKS
+def _refusal(task: Task, fmt: Format) -> str | None:
+    """Why ``task`` has no ``fmt`` bundle (None when it has): the task's own words for the first format
+    that needs the capability, a pointer to them for the others (Triton: "see onnx")."""
+    reason = task.cannot.get(fmt.needs)
+    home = _FIRST_USER.get(fmt.needs)
+    if reason is None or fmt.name == home:
+        return reason
+    source = CAPABILITIES[fmt.needs].split(" (")[0]
+    return f"built from {source}, which this task cannot provide (see {home})"
 
-    for fmt in FORMATS:
-        register_format(fmt)
-    for task in TASKS:
-        register_task(task)
-    register_engine("onnxruntime", "modelver_export.runtime.engines:OnnxRuntimeEngine")
 
-
-_register_builtins()
+for _format in _BUILTIN_FORMATS:
+    register_format(_format)
+for _task in _BUILTIN_TASKS:
+    register_task(_task)
+register_engine("onnxruntime", "modelver_export.runtime.engines:OnnxRuntimeEngine")

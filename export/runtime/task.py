@@ -9,14 +9,11 @@ methods as its own: ``load(path).predict_image(...)`` is
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
 from modelver.errors import BundleError
-
-if TYPE_CHECKING:
-    from .bundle import Bundle
 
 __all__ = ["RunOptions", "TaskRuntime", "top_k"]
 
@@ -43,8 +40,8 @@ class TaskRuntime:
     #: RunOptions fields beyond ``topk``/``seed`` that :meth:`describe` uses (``modelver run`` refuses the others)
     options: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, bundle: "Bundle") -> None:
-        self.bundle = bundle
+    def __init__(self, bundle: Any) -> None:
+        self.bundle = bundle  # the loaded modelver_export.runtime.Bundle (run, meta, inputs, format, engine)
 
     @property
     def meta(self) -> dict[str, Any]:
