@@ -68,13 +68,13 @@ def bundle_runner(
     from modelver_export.runtime import load
 
     if device == "cpu":
-        bundle = load(directory, threads=threads, spin=spin)
+        bundle = load(directory, threads=threads, spin=spin, trust_code=True)  # bundles it exported itself
         return lambda pixels: bundle.run(pixels)["probabilities"]
     import torch
 
-    from modelver_export._bundle import MODEL_FILES
+    from modelver_export.registry import get_format
 
-    path = directory / MODEL_FILES[fmt]
+    path = directory / get_format(fmt).model_file
     if fmt == "onnx":
         import onnxruntime
 

@@ -8,6 +8,7 @@
     load("bundles/minilm/onnx").embed(["A sentence.", "Another one."])
 
 Which builders export to which formats: ``support_table()`` (``modelver export --list``).
+Formats, tasks and ONNX engines are registered in :mod:`modelver_export.registry`.
 
 Names load on first use, so ``import modelver_export.runtime`` imports neither torch nor modelver's
 model code.
@@ -22,8 +23,11 @@ _EXPORTS = {
     "export_model": "._exporter",
     "BundleResult": "._exporter",
     "summary_table": "._exporter",
-    "FORMATS": "._bundle",
-    "support_table": ".tasks",
+    "support_table": ".support",
+    "register_format": ".registry",
+    "register_task": ".registry",
+    "Format": ".registry",
+    "Task": ".registry",
     "load": ".runtime",
     "Bundle": ".runtime",
 }

@@ -29,9 +29,7 @@ from modelver.errors import BundleError
 
 __all__ = [
     "BUNDLE_VERSION",
-    "FORMATS",
     "MANIFEST",
-    "MODEL_FILES",
     "META_FILE",
     "META_DIGEST_FILE",
     "canonical_json",
@@ -44,8 +42,6 @@ __all__ = [
 
 BUNDLE_VERSION = 1
 MANIFEST = "bundle.json"
-FORMATS = ("torchscript", "onnx", "pt2", "triton")
-MODEL_FILES = {"torchscript": "model.pt", "onnx": "model.onnx", "pt2": "model.pt2", "triton": "1/model.onnx"}
 # Names inside TorchScript / .pt2 archives, and the ONNX metadata_props key of the digest.
 META_FILE = "meta.json"
 META_DIGEST_FILE = "meta.sha256"

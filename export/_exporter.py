@@ -12,20 +12,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 from modelver.errors import BundleError
 
-from ._bundle import BUNDLE_VERSION, FORMATS, MANIFEST, file_entry, write_manifest
+from . import registry
+from ._bundle import BUNDLE_VERSION, MANIFEST, file_entry, write_manifest
+from .formats import check_opset
 
-__all__ = ["BundleResult", "export_model", "parse_formats", "check_opset", "DEFAULT_OPSET", "MAX_OPSET"]
-
-DEFAULT_OPSET = 18  # the dynamo exporter's native opset; Resize's antialias needs >= 18
-MAX_OPSET = 23
-
-
-def check_opset(opset: int) -> int:
-    if not DEFAULT_OPSET <= opset <= MAX_OPSET:
-        raise BundleError(
-            f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})."
-        )
-    return opset
+__all__ = ["BundleResult", "export_model", "parse_formats"]
 
 
 @dataclasses.dataclass
@@ -48,15 +39,14 @@ class BundleResult:
 def parse_formats(value: str | Iterable[str], supported: dict[str, str | None] | None = None) -> list[str]:
     """``"onnx,pt2"`` or a list → validated formats, in the order given; ``all`` = every supported one."""
     items = [f.strip().lower() for f in (value.split(",") if isinstance(value, str) else value) if f.strip()]
+    known = registry.format_names()
     if not items:
-        raise BundleError(f"No format given; choose from {', '.join(FORMATS)} (comma-separated) or 'all'.")
+        raise BundleError(f"No format given; choose from {', '.join(known)} (comma-separated) or 'all'.")
     if items == ["all"]:
-        return [f for f in FORMATS if supported is None or supported.get(f) is None]
-    unknown = [f for f in items if f not in FORMATS]
+        return [f for f in known if supported is None or supported.get(f) is None]
+    unknown = [f for f in items if f not in known]
     if unknown:
-        raise BundleError(
-            f"Unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} (comma-separated) or 'all'."
-        )
+        raise BundleError(f"Unknown format {unknown[0]!r}; choose from {', '.join(known)} (comma-separated) or 'all'.")
     return list(dict.fromkeys(items))
 
 
@@ -90,11 +80,6 @@ def build_meta(name: str, weights: Any, label: str, task: Any) -> dict[str, Any]
     return _jsonable(meta)
 
 
-def _bundle_dir(out: Path, fmt: str, name: str) -> Path:
-    # Triton wants a repository of model directories: out/triton/<name>/
-    return out / "triton" / name if fmt == "triton" else out / fmt
-
-
 def _resolve(name: str, weights: Any) -> tuple[Callable[..., Any], Any, str]:
     from modelver import get_model_builder, get_model_weights
     from modelver._weights import Weights, weights_label
@@ -125,10 +110,10 @@ def export_model(
     Args:
         name: a registered builder (``modelver list``).
         weights: an entry of its enum, or a name like ``"DEFAULT"``.
-        formats: some of ``torchscript``, ``onnx``, ``pt2``, ``triton`` (a list or a
-            comma-separated string), or ``"all"``.
+        formats: registered formats (``torchscript``, ``onnx``, ``pt2``, ``triton``, ...; a
+            list or a comma-separated string), or ``"all"``.
         out: the output directory (default ``bundles/NAME``); each format gets its own
-            bundle directory in it (``onnx/``, ``torchscript/``, ``pt2/``, ``triton/NAME/``).
+            bundle directory in it (its ``Format.layout``: ``onnx/``, ``triton/NAME/``, ...).
         opset: ONNX opset (18 to 23; default 18).
         check: compare each bundle, loaded through :mod:`modelver_export.runtime`, with the eager
             pipeline; a bundle outside tolerance raises BundleError (its report stays in
@@ -136,8 +121,6 @@ def export_model(
         model: an already built model for these weights (default: ``builder(weights=...)``).
         progress: where progress lines go (None: nowhere).
     """
-    from . import tasks
-
     say = progress or (lambda _line: None)
     parse_formats(formats)  # a typo fails before anything is imported or built
     options: dict[str, Any] = {}
@@ -145,14 +128,16 @@ def export_model(
         options["opset"] = check_opset(int(opset))
     builder, entry, label = _resolve(name, weights)
     task_name = entry.meta.get("task")
-    support = tasks.formats_for_task(task_name)
-    chosen = parse_formats(formats, support)
+    support = registry.support(task_name)
+    chosen = [registry.get_format(f) for f in parse_formats(formats, support)]
     for fmt in chosen:
-        if support[fmt] is not None:
-            raise BundleError(f"{name} cannot be exported to {fmt}: {support[fmt]}. See `modelver export --list`.")
+        if support[fmt.name] is not None:
+            raise BundleError(
+                f"{name} cannot be exported to {fmt.name}: {support[fmt.name]}. See `modelver export --list`."
+            )
     if not chosen:
         raise BundleError(f"{name} supports no export format yet. See `modelver export --list`.")
-    exporter_class = tasks.exporter_class(task_name)
+    exporter_class = registry.get_task(task_name).exporter_class()
     exporter_class.check_options(chosen, options)
     out_dir = Path(out) if out is not None else Path("bundles") / name
 
@@ -170,27 +155,26 @@ def export_model(
     say(f"    ready in {time.perf_counter() - start:.1f} s" + (f"; {len(cases)} parity inputs" if check else ""))
 
     from . import runtime
-    from .formats import writer
     from .parity import check_bundle, failure_summary
 
     results = []
     for fmt in chosen:
-        directory = _bundle_dir(out_dir, fmt, name)
+        directory = fmt.directory(out_dir, name)
         if directory.exists():
             if not (directory / MANIFEST).is_file() and any(directory.iterdir()):
                 raise BundleError(f"{directory} exists and is not a bundle; choose another --out or empty it.")
             shutil.rmtree(directory)  # an earlier bundle of this format: replaced
         directory.mkdir(parents=True)
-        say(f"==> {fmt}: exporting to {directory}")
+        say(f"==> {fmt.name}: exporting to {directory}")
         began = time.perf_counter()
-        written = writer(fmt).write(task, meta, directory, options)
+        written = fmt.write(task, meta, directory, options)
         for filename, data in task.bundle_files().items():
             (directory / filename).write_bytes(data)
             written.files.append(filename)
         seconds = time.perf_counter() - began
         manifest: dict[str, Any] = {
             "bundle_version": BUNDLE_VERSION,
-            "format": fmt,
+            "format": fmt.name,
             "name": name,
             "task": task.task,
             "weights": label,
@@ -200,7 +184,6 @@ def export_model(
             "outputs": meta["outputs"],
             "export": {
                 **written.details,
-                **task.export_details(fmt),
                 "seconds": round(seconds, 3),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             },
@@ -209,23 +192,24 @@ def export_model(
         }
         write_manifest(directory, manifest)
         size = sum(entry["size"] for entry in manifest["files"].values())
-        say(f"    {fmt}: {directory / written.model_file} ({size / 2**20:.1f} MiB) in {seconds:.1f} s")
+        say(f"    {fmt.name}: {directory / written.model_file} ({size / 2**20:.1f} MiB) in {seconds:.1f} s")
         if check:
-            bundle = runtime.load(directory)  # the deployed path: manifest sha256, meta digest, the runtime
+            # the deployed path: manifest sha256, meta digest, the runtime; the code it runs is what we just wrote
+            bundle = runtime.load(directory, trust_code=True)
             report = check_bundle(task, fmt, bundle.run, directory / written.model_file, cases, references)
             manifest["parity"] = report
             write_manifest(directory, manifest)
             worst = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs"].items())
             verdict = "ok" if report["passed"] else "FAILED"
             say(
-                f"    {fmt}: parity {verdict} on {len(cases)} inputs (max abs diff: {worst}) in {report['seconds']:.1f} s"
+                f"    {fmt.name}: parity {verdict} on {len(cases)} inputs (max abs diff: {worst}) in {report['seconds']:.1f} s"
             )
             if not report["passed"]:
                 raise BundleError(
-                    f"The {fmt} bundle of {name} differs from eager: {failure_summary(report)}. "
+                    f"The {fmt.name} bundle of {name} differs from eager: {failure_summary(report)}. "
                     f"The report is in {directory / 'bundle.json'}; --no-check skips the check."
                 )
-        results.append(BundleResult(fmt, directory, size, seconds, manifest["parity"]))
+        results.append(BundleResult(fmt.name, directory, size, seconds, manifest["parity"]))
     return results
 
 

@@ -20,7 +20,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
 __all__ = ["export_one_image", "batch_loop"]
 
@@ -52,8 +52,9 @@ def export_one_image(module: torch.nn.Module, opset: int, output_names: Sequence
                 do_constant_folding=True,
             )
         except Exception as exc:  # the exporter's own errors are many-paged; keep the first line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BundleError(f"torch.onnx.export (dynamo=False) failed for {type(module).__name__}: {first}") from exc
+            raise BundleError(
+                f"torch.onnx.export (dynamo=False) failed for {type(module).__name__}: {first_line(exc)}"
+            ) from exc
     return onnx.load_from_string(buffer.getvalue())
 
 

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
 __all__ = ["BundleTokenizer", "TOKENIZER_FILE"]
 
@@ -48,9 +48,8 @@ class BundleTokenizer:
         try:
             self._tokenizer = Tokenizer.from_file(str(self.path))
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BundleError(
-                f"{self.path} is not a tokenizer.json the tokenizers library can read ({first})."
+                f"{self.path} is not a tokenizer.json the tokenizers library can read ({first_line(exc)})."
             ) from None
         self._tokenizer.enable_truncation(max_length=self.max_length)
         self._tokenizer.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)

@@ -13,7 +13,9 @@ from typing import Any, Sequence
 
 from modelver.errors import ModelverError
 
-from ._bundle import FORMATS
+from . import registry
+from .formats import DEFAULT_OPSET, MAX_OPSET
+from ._run_args import add_run_arguments
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,10 +24,10 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
         default="onnx",
-        help=f"comma-separated, from {','.join(FORMATS)}, or 'all' (default: onnx)",
+        help=f"comma-separated, from {','.join(registry.format_names())}, or 'all' (default: onnx)",
     )
     p.add_argument("--out", default=None, help="output directory (default: bundles/NAME)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 to 23 (default: 18)")
+    p.add_argument("--opset", type=int, default=None, help=f"ONNX opset, {DEFAULT_OPSET} to {MAX_OPSET} (default: {DEFAULT_OPSET})")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against eager")
     p.add_argument("--list", action="store_true", help="show which formats each builder supports, and exit")
     p.add_argument("--markdown", action="store_true", help="with --list: as the README's Markdown table")
@@ -35,7 +37,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 def _support(pattern: str | None) -> list[tuple[str, str | None, dict[str, str | None]]]:
     from modelver import list_models
 
-    from .tasks import support_table
+    from .support import support_table
 
     names = list_models(include=pattern)
     if not names:
@@ -58,10 +60,11 @@ def _reasons(table: list[tuple[str, str | None, dict[str, str | None]]]) -> list
 def support_lines(pattern: str | None = None) -> list[str]:
     """``modelver export --list``: a plain table, then why each "no"."""
     table = _support(pattern)
-    header = ("builder", "task", *FORMATS)
+    formats = registry.format_names()
+    header = ("builder", "task", *formats)
     rows = [header]
     for name, task, support in table:
-        rows.append((name, task or "-", *("yes" if support[f] is None else "no" for f in FORMATS)))
+        rows.append((name, task or "-", *("yes" if support[f] is None else "no" for f in formats)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     reasons = _reasons(table)
@@ -74,12 +77,13 @@ def support_lines(pattern: str | None = None) -> list[str]:
 def support_markdown(pattern: str | None = None) -> list[str]:
     """``modelver export --list --markdown``: the README's table and its notes, Markdown."""
     table = _support(pattern)
+    formats = registry.format_names()
     lines = [
-        "| builder | task | " + " | ".join(FORMATS) + " |",
-        "|---|---|" + "---|" * len(FORMATS),
+        "| builder | task | " + " | ".join(formats) + " |",
+        "|---|---|" + "---|" * len(formats),
     ]
     for name, task, support in table:
-        cells = ["yes" if support[f] is None else "no" for f in FORMATS]
+        cells = ["yes" if support[f] is None else "no" for f in formats]
         lines.append(f"| `{name}` | {task or '-'} | " + " | ".join(cells) + " |")
     reasons = _reasons(table)
     if reasons:
@@ -111,29 +115,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bundle", help="bundle directory or model file (.onnx, .pt, .pt2)")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or texts for text and speech bundles")
-    parser.add_argument("--topk", type=int, default=5, help="classes to show (classification bundles)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="lowest score shown (detection bundles; 0.5)")
-    parser.add_argument(
-        "--out",
-        default=None,
-        help="text-to-speech: the WAV file (default speech.wav); object detection: draw the boxes into this image",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed torch first (speech bundles sample)")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
-    parser.add_argument(
-        "--spin", action="store_true", help="ONNX: let onnxruntime's threads spin between runs (lower latency)"
-    )
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runtime import describe_run, load
+    from .runtime.cli import run_from_args
 
-    bundle = load(args.bundle, threads=args.threads, spin=args.spin)
-    lines = describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed, threshold=args.threshold)
-    print("\n".join(lines))
+    print("\n".join(run_from_args(args)))
     return 0
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "CacheError",
     "SourceError",
     "BundleError",
+    "first_line",
 ]
 
 
@@ -74,3 +75,12 @@ class CacheError(WeightsError):
 
 class BundleError(ModelverError, ValueError):
     """An exported bundle that is missing, corrupted, or given the wrong input."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, whitespace collapsed (the type's name when it says nothing).
+
+    What modelver quotes when it wraps another library's many-paged error in its own one-line error.
+    """
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__

@@ -22,9 +22,9 @@ from export_helpers import blocked_python, one_line, parity_cases
 from hf_cache import byte_level_bpe_json, seed_hf_cache
 
 from modelver_export import export_model
-from modelver_export._bundle import FORMATS, sha256_file
+from modelver_export._bundle import sha256_file
 from modelver_export.runtime import describe_run, load
-from modelver_export.tasks import formats_for_task
+from modelver_export.registry import format_names, support
 from modelver_export.tasks.text import SENTENCES
 from modelver import Weights
 from modelver.errors import BundleError
@@ -82,8 +82,8 @@ def offline(hub: Path) -> Iterator[None]:
 
 def _export(name: str, model: torch.nn.Module, weights: Any, out: Path, output: str, hub: Path) -> Exported:
     task = weights.meta["task"]
-    supported = [f for f, reason in formats_for_task(task).items() if reason is None]
-    assert supported == list(FORMATS), task  # every text task exports to every format
+    supported = [f for f, reason in support(task).items() if reason is None]
+    assert supported == list(format_names()), task  # every text task exports to every format
     with offline(hub):
         results = export_model(name, weights=weights, formats="all", out=out, model=model, progress=None)
         tokenizer = weights.transforms()
@@ -122,7 +122,7 @@ def classifier(hub: Path, tmp_path_factory: pytest.TempPathFactory) -> Exported:
 
 #: builder → the fixture that exports it; every text task exports to every format
 FIXTURES = {"minilm_l6": "minilm", "roberta_base": "roberta", "minilm_l6_classifier": "classifier"}
-PARITY = parity_cases({name: FORMATS for name in FIXTURES})
+PARITY = parity_cases({name: format_names() for name in FIXTURES})
 
 
 def _exported(request: pytest.FixtureRequest, name: str) -> Exported:
@@ -166,7 +166,7 @@ def test_parity_report_manifest_and_tokenizer(request: pytest.FixtureRequest, na
 @pytest.mark.parametrize(("name", "fmt"), PARITY)
 def test_bundle_matches_eager_on_new_sizes(request: pytest.FixtureRequest, name: str, fmt: str) -> None:
     exported = _exported(request, name)
-    bundle = load(exported.bundles[fmt])
+    bundle = load(exported.bundles[fmt], trust_code=True)
     rng = np.random.default_rng(11)
     limit = bundle.inputs[0]["max"]["sequence"]
     for batch, length in ((5, min(31, limit)), (1, 3)):
@@ -232,7 +232,7 @@ def test_triton_configs_validate(minilm: Exported, classifier: Exported) -> None
 
 
 def test_classify_text_and_the_run_command(classifier: Exported, minilm: Exported) -> None:
-    bundle = load(classifier.bundles["torchscript"])
+    bundle = load(classifier.bundles["torchscript"], trust_code=True)
     top = bundle.classify_text(["Great!", "Awful."], topk=2)
     probs = classifier.eager({k: v.numpy() for k, v in classifier.tokenizer(["Great!", "Awful."]).items()})
     for row, expected in zip(top, probs):

@@ -17,11 +17,12 @@ import torch
 from export_helpers import parity_cases
 
 from modelver_export import export_model
-from modelver_export._bundle import FORMATS
+from modelver_export.registry import format_names
 from modelver_export.runtime import load
 from modelver import Weights, get_model, get_model_builder, get_model_weights
 from modelver.testing import synthetic_weights
 
+FORMATS = format_names()
 PARITY = parity_cases({"resnet50": FORMATS, "vit_b_16": FORMATS})
 REL = 1e-3  # of the largest probability
 

@@ -25,7 +25,7 @@ def test_info_shows_the_export_formats_of_each_builder(capsys: pytest.CaptureFix
     lines = out.splitlines()
     assert "export: torchscript (task text_to_mel; modelver export tacotron2 --format torchscript)" in lines
     assert any(line.startswith("  not pt2: torch.export cannot capture Tacotron2.infer") for line in lines)
-    assert any(line.startswith("  not triton: Triton bundles serve an ONNX model") for line in lines)
+    assert "  not triton: built from the task's ONNX graph, which this task cannot provide (see onnx)" in lines
 
     code, out, _ = info("minilm_l6", capsys)
     assert "export: torchscript, onnx, pt2, triton (task sentence_embedding; " in out and "  not " not in out

@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from modelver_export.formats import _torch_onnx
-from modelver_export.formats._torch_onnx import export_onnx
+from modelver_export import _torch_export
+from modelver_export._torch_export import export_onnx
 from modelver.testing import synthetic_state_dict
 
 SLOW_OPS = {"BatchNormalization", "CastLike", "Expand"}
@@ -41,7 +41,7 @@ def _net() -> nn.Module:
 @pytest.mark.parametrize("fx_fold", [True, False], ids=["fx-folded", "optimiser-only"])
 def test_exported_graph_has_batchnorm_folded_and_matches_eager(fx_fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if not fx_fold:  # a model torch.fx cannot trace reaches the exporter unfolded: the optimiser must fold it
-        monkeypatch.setattr(_torch_onnx, "fold_batchnorm", lambda module: module)
+        monkeypatch.setattr(_torch_export, "fold_batchnorm", lambda module: module)
     net = _net()
     proto = export_onnx(
         net,

@@ -1,16 +1,21 @@
-"""One writer per bundle format: ``write(task, meta, directory, options) -> Written``.
+"""The built-in formats' writers: ``write(task, meta, directory, options) -> Written``.
 
 Each writer produces the model file (and any side files) in ``directory``; the exporter
-then adds ``bundle.json`` and checks parity through :mod:`modelver_export.runtime`.
+then adds ``bundle.json`` and checks parity through :mod:`modelver_export.runtime`. Which
+writer serves which format is registered in :mod:`modelver_export.registry`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any
 
-__all__ = ["Written", "WRITERS", "writer"]
+from modelver.errors import BundleError
+
+__all__ = ["DEFAULT_OPSET", "MAX_OPSET", "Written", "check_opset"]
+
+DEFAULT_OPSET = 18  # the dynamo exporter's native opset; Resize's antialias needs >= 18
+MAX_OPSET = 23
 
 
 @dataclasses.dataclass
@@ -22,13 +27,9 @@ class Written:
     details: dict[str, Any]
 
 
-WRITERS = {
-    "torchscript": "modelver_export.formats.torchscript",
-    "onnx": "modelver_export.formats.onnx",
-    "pt2": "modelver_export.formats.pt2",
-    "triton": "modelver_export.formats.triton",
-}
-
-
-def writer(fmt: str) -> Any:
-    return importlib.import_module(WRITERS[fmt])
+def check_opset(opset: int) -> int:
+    if not DEFAULT_OPSET <= opset <= MAX_OPSET:
+        raise BundleError(
+            f"--opset {opset} is not supported: choose {DEFAULT_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})."
+        )
+    return opset

@@ -17,10 +17,10 @@ import onnx
 from modelver import __version__
 from modelver.errors import BundleError
 
-from .._bundle import META_DIGEST_KEY, MODEL_FILES, meta_digest
-from .._exporter import DEFAULT_OPSET, check_opset
+from .._bundle import META_DIGEST_KEY, meta_digest
+from ..registry import get_format
 from ..tasks._base import TaskExporter
-from . import Written
+from . import DEFAULT_OPSET, Written, check_opset
 
 PROTOBUF_LIMIT = 2**31 - 1
 
@@ -83,11 +83,11 @@ def save(model: onnx.ModelProto, path: Path) -> None:
     tmp.replace(path)
 
 
-def details(model: onnx.ModelProto) -> dict[str, Any]:
+def details(task: TaskExporter, model: onnx.ModelProto) -> dict[str, Any]:
     import torch
 
     return {
-        "method": "torch.onnx.export (dynamo, optimize=True) + preprocessing graph (onnx.helper), merged",
+        **task.onnx_details(),
         "opset": max(e.version for e in model.opset_import if e.domain in ("", "ai.onnx")),
         "ir_version": model.ir_version,
         "torch": torch.__version__,
@@ -96,7 +96,7 @@ def details(model: onnx.ModelProto) -> dict[str, Any]:
 
 
 def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: dict[str, Any]) -> Written:
-    name = MODEL_FILES["onnx"]
+    name = get_format("onnx").model_file
     model = onnx_proto(task, meta, options)
     save(model, directory / name)
-    return Written(name, [name], details(model))
+    return Written(name, [name], details(task, model))

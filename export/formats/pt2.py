@@ -11,16 +11,17 @@ from typing import Any
 
 import torch
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
-from .._bundle import META_DIGEST_FILE, META_FILE, MODEL_FILES, canonical_json, meta_digest
+from .._bundle import META_DIGEST_FILE, META_FILE, canonical_json, meta_digest
+from .._torch_export import out_of_place
+from ..registry import get_format
 from ..tasks._base import TaskExporter
 from . import Written
-from ._torch_onnx import out_of_place
 
 
 def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: dict[str, Any]) -> Written:
-    name = MODEL_FILES["pt2"]
+    name = get_format("pt2").model_file
     module = task.torch_module()
     with out_of_place(module), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
@@ -29,8 +30,7 @@ def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: di
                 module, task.export_args(), dynamic_shapes=task.dynamic_shapes(), strict=False
             )
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BundleError(f"torch.export failed for {task.name}: {first}") from exc
+            raise BundleError(f"torch.export failed for {task.name}: {first_line(exc)}") from exc
     tmp = directory / ("partial-" + name)  # torch.export.save wants the .pt2 suffix
     with warnings.catch_warnings():
         # "No complete tensor found in the group": weights with non-contiguous strides are stored whole

@@ -1,6 +1,6 @@
 """TorchScript: ``torch.jit.script`` of the whole pipeline, frozen, meta in ``_extra_files``.
 
-TorchScript is deprecated since torch 2.11 (``.pt2`` is the way forward); it is still what
+torch deprecates TorchScript (``.pt2`` is the way forward); it is still what
 many C++ and mobile deployments load with plain ``torch.jit.load``. The module is saved
 frozen but not ``optimize_for_inference``-d: that pass rewrites the module in place for the
 machine at hand, so it belongs after loading.
@@ -14,23 +14,23 @@ from typing import Any
 
 import torch
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
-from .._bundle import META_DIGEST_FILE, META_FILE, MODEL_FILES, canonical_json, meta_digest
+from .._bundle import META_DIGEST_FILE, META_FILE, canonical_json, meta_digest
+from ..registry import get_format
 from ..tasks._base import TaskExporter
 from . import Written
 
 
 def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: dict[str, Any]) -> Written:
-    name = MODEL_FILES["torchscript"]
+    name = get_format("torchscript").model_file
     module = task.torch_module()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
         try:
             scripted = torch.jit.script(module)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BundleError(f"torch.jit.script failed for {task.name}: {first}") from exc
+            raise BundleError(f"torch.jit.script failed for {task.name}: {first_line(exc)}") from exc
         frozen = torch.jit.freeze(scripted.eval())
         tmp = directory / (name + ".tmp")
         torch.jit.save(

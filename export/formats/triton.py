@@ -13,12 +13,13 @@ from typing import Any
 
 from modelver.errors import BundleError
 
-from .._bundle import MODEL_FILES
+from ..registry import get_format
 from ..tasks._base import TaskExporter
 from . import Written
 from .onnx import details, onnx_proto, save
 
 MAX_BATCH_SIZE = 8
+LABELS = "labels.txt"
 _DATA_TYPES = {
     "bool": "TYPE_BOOL",
     "uint8": "TYPE_UINT8",
@@ -52,8 +53,11 @@ def _tensor(spec: dict[str, Any], extra: dict[str, str]) -> list[str]:
     return lines
 
 
-def config_pbtxt(task: TaskExporter, name: str, max_batch_size: int = MAX_BATCH_SIZE) -> str:
-    """Triton's ModelConfig in protobuf text format."""
+def config_pbtxt(task: TaskExporter, name: str, labelled: bool, max_batch_size: int = MAX_BATCH_SIZE) -> str:
+    """Triton's ModelConfig in protobuf text format; ``labelled``: scores over classes name ``labels.txt``."""
+
+    def output_options(output: str) -> dict[str, str]:
+        return {"label_filename": LABELS} if labelled and output in task.score_outputs else {}
 
     def block(key: str, specs: list[dict[str, Any]], extra: Any) -> list[str]:
         body: list[str] = []
@@ -69,7 +73,7 @@ def config_pbtxt(task: TaskExporter, name: str, max_batch_size: int = MAX_BATCH_
         'backend: "onnxruntime"',
         f"max_batch_size: {max_batch_size}",
         *block("input", task.inputs(), lambda _: {}),
-        *block("output", task.outputs(), task.triton_output_options),
+        *block("output", task.outputs(), output_options),
         "dynamic_batching { }",
     ]
     return "\n".join(lines) + "\n"
@@ -78,15 +82,16 @@ def config_pbtxt(task: TaskExporter, name: str, max_batch_size: int = MAX_BATCH_
 def write(task: TaskExporter, meta: dict[str, Any], directory: Path, options: dict[str, Any]) -> Written:
     """``directory`` is the model directory ``<repository>/<name>``."""
     model = onnx_proto(task, meta, options)
-    model_file = MODEL_FILES["triton"]
+    model_file = get_format("triton").model_file
     (directory / model_file).parent.mkdir(parents=True, exist_ok=True)
     save(model, directory / model_file)
     files = [model_file]
-    (directory / "config.pbtxt").write_text(config_pbtxt(task, directory.name), encoding="utf-8")
+    categories = meta.get("categories") or []
+    (directory / "config.pbtxt").write_text(config_pbtxt(task, directory.name, bool(categories)), encoding="utf-8")
     files.append("config.pbtxt")
-    for filename, text in task.triton_files().items():
-        (directory / filename).write_text(text, encoding="utf-8")
-        files.append(filename)
-    info = details(model)
+    if categories:  # Triton's classification extension reads the class names from it
+        (directory / LABELS).write_text("\n".join(categories) + "\n", encoding="utf-8")
+        files.append(LABELS)
+    info = details(task, model)
     info["server"] = "Triton Inference Server, onnxruntime backend"
     return Written(model_file, files, info)

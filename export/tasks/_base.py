@@ -2,19 +2,25 @@
 
 A task exporter turns (model, weights) into one module = preprocessing + model +
 postprocessing, with named inputs and outputs, and says how to check it: the eager
-reference pipeline and the inputs to compare on. Adding a task (object detection, sentence
-embedding, text-to-speech) means one subclass and a line in :mod:`modelver_export.tasks`.
+reference pipeline and the inputs to compare on. It provides the capabilities the format
+writers build on (:data:`modelver_export.registry.CAPABILITIES`): a scriptable torch module,
+an exportable one (``export_args``, ``dynamic_shapes``), an ONNX graph. Adding a task means
+this subclass, a run-time class (:class:`modelver_export.runtime.TaskRuntime`) and one
+:class:`modelver_export.registry.Task` registration.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Case", "TaskExporter", "bundle_directory"]
+if TYPE_CHECKING:
+    from ..registry import Format
+
+__all__ = ["Case", "TaskExporter", "bundle_directory", "image_cases"]
 
 
 @dataclasses.dataclass
@@ -47,7 +53,6 @@ def bundle_directory(model_path: Any) -> Path:
     return path.parent
 
 
-
 def image_cases(input_name: str, photo: str, shapes: Sequence[tuple[str, tuple[int, ...]]]) -> list[Case]:
     """An image task's parity cases: scikit-image's real photo ``photo`` (``chelsea``, ``astronaut``, ...)
     first when scikit-image is installed, then seeded random uint8 images of each ``(label, shape)``."""
@@ -62,6 +67,7 @@ def image_cases(input_name: str, photo: str, shapes: Sequence[tuple[str, tuple[i
     rng = np.random.default_rng(0)
     cases += [Case(label, {input_name: rng.integers(0, 256, shape, dtype=np.uint8)}) for label, shape in shapes]
     return cases
+
 
 class TaskExporter:
     """Base class of the per-task exporters (one instance per export)."""
@@ -114,22 +120,19 @@ class TaskExporter:
         order ties decide); the outputs as they are by default."""
         return actual
 
-    def case_tolerances(self, fmt: str, case: Case) -> dict[str, float | None]:
-        """output → the atol that fails the check for this format and case; None: report only."""
+    def case_tolerances(self, fmt: "Format", case: Case) -> dict[str, float | None]:
+        """output → the atol that fails the check for this format (``fmt.needs`` says what it was built from)
+        and case; None: report only."""
         return dict(self.tolerances)
 
-    def extra_checks(self, fmt: str, model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
+    def extra_checks(self, fmt: "Format", model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
         """Further per-case checks of an artifact (case name → report with a ``passed`` key)."""
         return {}
 
     # --- artifacts ---------------------------------------------------------------------
     @classmethod
-    def check_options(cls, formats: list[str], options: Mapping[str, Any]) -> None:
+    def check_options(cls, formats: "list[Format]", options: Mapping[str, Any]) -> None:
         """Refuse options this task cannot honour (e.g. an ONNX opset), before anything is built."""
-
-    def export_details(self, fmt: str) -> dict[str, Any]:
-        """What the manifest's ``export`` section should say beyond the writer's (e.g. a different method)."""
-        return {}
 
     def torch_module(self) -> Any:
         """The whole pipeline as one scriptable, exportable ``nn.Module`` (inputs in spec order)."""
@@ -146,13 +149,10 @@ class TaskExporter:
         """The pipeline as one ``onnx.ModelProto`` (weights inside, no external data)."""
         raise NotImplementedError
 
+    def onnx_details(self) -> dict[str, Any]:
+        """How :meth:`onnx_model` builds its graph, for the manifest's ``export`` section."""
+        return {"method": "torch.onnx.export (dynamo, optimize=True)"}
+
     def bundle_files(self) -> dict[str, bytes]:
         """Files every bundle of this task carries beside the model (e.g. a tokenizer's), by name."""
-        return {}
-
-    def triton_files(self) -> dict[str, str]:
-        """Extra text files for the Triton model directory (e.g. ``labels.txt``)."""
-        return {}
-
-    def triton_output_options(self, output: str) -> dict[str, str]:
         return {}

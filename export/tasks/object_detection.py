@@ -21,7 +21,7 @@ How each format gets there, found by trying (torch 2.14, torchvision 0.29):
   the trace unrolls torchvision's per-image loops, so the bundle wraps that graph in an ONNX
   ``Loop`` over the batch. The dynamo exporter goes through ``torch.export``, which cannot
   capture the model (see ``.pt2``).
-- ``.pt2``: refused (``modelver_export.tasks._unsupported``).
+- ``.pt2``: refused (the reason is registered in ``modelver_export._builtins``).
 
 torchvision computes the resized size in float32 when scripted or traced and in float64 in
 eager mode; for many sizes the two floor to sizes one pixel apart (a 160x200 image with
@@ -220,9 +220,9 @@ class ObjectDetectionExporter(TaskExporter):
         self.limit = self.pipeline.detections_per_image
 
     @classmethod
-    def check_options(cls, formats: list[str], options: Mapping[str, Any]) -> None:
+    def check_options(cls, formats: list[Any], options: Mapping[str, Any]) -> None:
         opset = options.get("opset")
-        if opset is not None and opset > MAX_ONNX_OPSET and {"onnx", "triton"} & set(formats):
+        if opset is not None and opset > MAX_ONNX_OPSET and any(f.needs == "onnx" for f in formats):
             raise BundleError(
                 f"--opset {opset}: object detection ONNX bundles come from torch's TorchScript-based exporter, "
                 f"which writes opsets up to {MAX_ONNX_OPSET}; choose 18 to {MAX_ONNX_OPSET}."
@@ -325,9 +325,7 @@ class ObjectDetectionExporter(TaskExporter):
     def torch_module(self) -> nn.Module:
         return self.pipeline
 
-    def export_details(self, fmt: str) -> dict[str, Any]:
-        if fmt not in ("onnx", "triton"):
-            return {}
+    def onnx_details(self) -> dict[str, Any]:
         return {
             "method": "torch.onnx.export (TorchScript-based, dynamo=False) of one image, "
             "in an ONNX Loop over the batch",
@@ -340,9 +338,6 @@ class ObjectDetectionExporter(TaskExporter):
         from .._onnx_detection import batch_loop, export_one_image
 
         if opset > MAX_ONNX_OPSET:
-            self.check_options(["onnx"], {"opset": opset})
+            raise BundleError(f"--opset {opset}: object detection ONNX bundles take opsets 18 to {MAX_ONNX_OPSET}.")
         one = export_one_image(_OneImage(self.pipeline).eval(), opset, OUTPUTS)
         return batch_loop(one, INPUT, OUTPUTS, self.outputs())
-
-    def triton_files(self) -> dict[str, str]:
-        return {"labels.txt": "\n".join(self.categories) + "\n"}

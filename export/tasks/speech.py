@@ -8,7 +8,7 @@ bundle right after the same ``torch.manual_seed``, so they draw the same random 
 compares every output; users get the same reproducibility with ``bundle.run(..., seed=N)``.
 
 Why there is no ``.pt2`` or ONNX form (``modelver export --list`` shows the reasons, found by
-trying, see :mod:`modelver_export.tasks._unsupported`): ``torch.export`` needs static control flow, and onnxruntime
+trying, registered in :mod:`modelver_export._builtins`): ``torch.export`` needs static control flow, and onnxruntime
 would draw its own random numbers, so no ONNX bundle of a sampling model could be checked.
 """
 
@@ -22,11 +22,10 @@ from torch import Tensor, nn
 
 from modelver.errors import BundleError
 
+from ..registry import get_task
 from ._base import Case, TaskExporter
-from ._unsupported import UNSUPPORTED
 
 __all__ = [
-    "UNSUPPORTED",
     "TextToMelExporter",
     "VocoderExporter",
     "TextToSpeechExporter",
@@ -91,14 +90,17 @@ class _SpeechExporter(TaskExporter):
         "the same random numbers, and every output is compared."
     )
 
+    def _cannot(self, capability: str) -> BundleError:
+        return BundleError(f"{self.task}: {get_task(self.task).cannot[capability]}.")
+
     def export_args(self) -> tuple[Any, ...]:
-        raise BundleError(f"{self.task}: {UNSUPPORTED[self.task]['pt2']}.")
+        raise self._cannot("torch.export")
 
     def dynamic_shapes(self) -> Any:
-        raise BundleError(f"{self.task}: {UNSUPPORTED[self.task]['pt2']}.")
+        raise self._cannot("torch.export")
 
     def onnx_model(self, opset: int) -> Any:
-        raise BundleError(f"{self.task}: {UNSUPPORTED[self.task]['onnx']}.")
+        raise self._cannot("onnx")
 
 
 class _FromSymbols(_SpeechExporter):

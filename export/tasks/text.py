@@ -160,7 +160,7 @@ class _TextExporter(TaskExporter):
                 out = out.softmax(-1)
         return {self.output: out.numpy()}
 
-    def extra_checks(self, fmt: str, model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
+    def extra_checks(self, fmt: Any, model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
         """The bundle's own tokenizer (the runtime's) gives weights.transforms()'s ids on the sample sentences."""
         from .._tokenize import BundleTokenizer
 
@@ -194,7 +194,7 @@ class _TextExporter(TaskExporter):
         return {IDS: {0: batch, 1: sequence}, MASK: {0: batch, 1: sequence}}
 
     def onnx_model(self, opset: int) -> Any:
-        from ..formats._torch_onnx import export_onnx
+        from .._torch_export import export_onnx
 
         return export_onnx(
             self.torch_module(),
@@ -268,9 +268,3 @@ class TextClassificationExporter(_TextExporter):
 
     def task_meta(self) -> dict[str, Any]:
         return {**super().task_meta(), "categories": self.categories}
-
-    def triton_files(self) -> dict[str, str]:
-        return {"labels.txt": "\n".join(self.categories) + "\n"}
-
-    def triton_output_options(self, output: str) -> dict[str, str]:
-        return {"label_filename": "labels.txt"} if output == self.output else {}

@@ -10,7 +10,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import nn
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
 __all__ = ["export_onnx", "fold_batchnorm", "out_of_place"]
 
@@ -88,6 +88,5 @@ def export_onnx(
                 verbose=False,
             )
         except Exception as exc:  # the exporter's own errors are many-paged; keep the first line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BundleError(f"torch.onnx.export failed for {type(module).__name__}: {first}") from exc
+            raise BundleError(f"torch.onnx.export failed for {type(module).__name__}: {first_line(exc)}") from exc
     return program.model_proto

@@ -1,0 +1,150 @@
+"""The built-in formats' loaders: a model file → its meta, a runner and the engine's name.
+
+A loader is ``load(model_file, options: LoadOptions) -> Loaded``; the :class:`Format`
+registration names it (see :mod:`modelver_export.registry`). ONNX files run on an
+:class:`~modelver_export.runtime.engines.Engine` (onnxruntime unless ``options.engine``
+names another); TorchScript and ``.pt2`` on torch, imported only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from modelver.errors import BundleError, first_line
+
+from .._bundle import META_DIGEST_FILE, META_DIGEST_KEY, META_FILE, check_meta_digest
+
+__all__ = ["LoadOptions", "Loaded", "Runner", "load_onnx", "load_pt2", "load_torchscript"]
+
+#: (feeds, output names, seed or None) → outputs
+Runner = Callable[[Mapping[str, np.ndarray], Sequence[str], Optional[int]], list]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadOptions:
+    """How to load: threads (intra-op), spin (onnxruntime), the ONNX engine, and the trust decision."""
+
+    threads: Optional[int] = None
+    spin: bool = False
+    engine: str = "onnxruntime"
+    trust_code: bool = False
+
+
+@dataclasses.dataclass
+class Loaded:
+    meta: dict[str, Any]
+    run: Runner
+    engine: str
+
+
+def load_onnx(path: Path, options: LoadOptions) -> Loaded:
+    from ..registry import get_engine
+
+    engine = get_engine(options.engine)(path, options)
+    props = dict(engine.metadata())
+    digest = props.pop(META_DIGEST_KEY, None)
+    try:
+        meta = {key: json.loads(value) for key, value in props.items()}
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}: metadata_props are not JSON ({exc}); the file was altered, re-export it.") from None
+    check_meta_digest(meta, digest, str(path))
+    specs = meta.get("inputs") if isinstance(meta.get("inputs"), list) else []
+    graph = {info.name for info in engine.inputs()}
+    missing = [s.get("name") for s in specs if isinstance(s, dict) and s.get("name") not in graph]
+    if missing:
+        raise BundleError(f"{path}: the graph has no input {missing[0]!r} that its meta lists; re-export the bundle.")
+
+    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: Optional[int]) -> list[np.ndarray]:
+        if seed is not None:
+            raise BundleError(
+                f"seed= seeds torch's random generator for bundles that sample; {path.name} runs on {engine.label} "
+                "and draws no random numbers."
+            )
+        return engine.run(feeds, outputs)
+
+    return Loaded(meta, run, engine.label)
+
+
+def _torch_meta(extra: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    raw = extra.get(META_FILE) or b""
+    digest = extra.get(META_DIGEST_FILE) or b""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    if not text:
+        raise BundleError(f"{path} has no {META_FILE}: it was not exported by modelver; re-export it.")
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}: the embedded {META_FILE} is not JSON ({exc}); re-export the bundle.") from None
+    check_meta_digest(meta, digest.decode() if isinstance(digest, bytes) else digest or None, str(path))
+    return meta
+
+
+def _import_torch(fmt: str, threads: Optional[int]) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise BundleError(
+            f"{fmt} bundles run on torch, which is not installed here: pip install torch (ONNX bundles run without it)."
+        ) from None
+    if threads:
+        torch.set_num_threads(threads)
+    return torch
+
+
+def _torch_runner(module: Any) -> Runner:
+    import torch
+
+    def call(feeds: Mapping[str, np.ndarray]) -> Any:
+        with torch.inference_mode():
+            return module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feeds.values()))
+
+    def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: Optional[int]) -> list[np.ndarray]:
+        if seed is None:
+            result = call(feeds)
+        else:  # the same draws as eager after torch.manual_seed(seed); the caller's generator is left as it was
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                result = call(feeds)
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        return [r.numpy() for r in results][: len(outputs)]
+
+    return run
+
+
+def load_torchscript(path: Path, options: LoadOptions) -> Loaded:
+    torch = _import_torch("TorchScript", options.threads)
+    extra = {META_FILE: "", META_DIGEST_FILE: ""}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
+        try:
+            module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
+        except Exception as exc:
+            raise BundleError(
+                f"{path} is not a loadable TorchScript archive (truncated or corrupted?): {first_line(exc)}"
+            ) from None
+        meta = _torch_meta(extra, path)
+        engine = f"torch {torch.__version__} (TorchScript)"
+        try:
+            # Rewrites the loaded (frozen) module for this machine's kernels: about 20% faster
+            # for EfficientNet-Lite0 on CPU, and no slow profiling runs on the first calls.
+            module = torch.jit.optimize_for_inference(module)
+            engine += ", optimize_for_inference"
+        except Exception:  # pragma: no cover - depends on the build; the module still runs as saved
+            pass
+    return Loaded(meta, _torch_runner(module), engine)
+
+
+def load_pt2(path: Path, options: LoadOptions) -> Loaded:
+    torch = _import_torch(".pt2", options.threads)
+    extra = {META_FILE: "", META_DIGEST_FILE: ""}
+    try:
+        module = torch.export.load(str(path), extra_files=extra).module()
+    except Exception as exc:
+        raise BundleError(f"{path} is not a loadable .pt2 program (truncated or corrupted?): {first_line(exc)}") from None
+    return Loaded(_torch_meta(extra, path), _torch_runner(module), f"torch {torch.__version__} (torch.export)")
