@@ -89,32 +89,38 @@ def _map_legacy(
         return
     # A boolean in the weights slot means it was passed positionally in the old signature.
     positional = value is not _MISSING
-    legacy_value = kwargs.pop(weights_param) if positional else kwargs[legacy_param]
-    kwargs.pop(legacy_param, None)
-    warnings.warn(
-        f"The parameter '{legacy_param}' is deprecated since {SINCE} and may be removed in the future, "
-        f"please use '{weights_param}' instead.",
-        UserWarning,
-        stacklevel=4,
-    )
+    if positional:
+        # Under its legacy name, so a callable default sees it whichever way it was passed (torchvision's order).
+        kwargs[legacy_param] = kwargs.pop(weights_param)
+    legacy_value = kwargs[legacy_param]
+    # As torchvision: resolve (and raise when there is nothing to load) before any warning, so
+    # with warnings as errors the user still sees the ValueError.
     if legacy_value:
         chosen = default(kwargs) if callable(default) and not isinstance(default, WeightsEnum) else default
         if not isinstance(chosen, WeightsEnum):
             raise ValueError(f"No weights available for model {builder.__name__}")
     else:
         chosen = None
+    # A positional call never typed the legacy parameter's name: only keyword users are told about it.
     if not positional:
-        message = (
-            f"Arguments other than a weight enum or `None` for '{weights_param}' are deprecated since {SINCE} "
-            f"and may be removed in the future. The current behavior is equivalent to passing "
-            f"`{weights_param}={chosen!r}`."
+        warnings.warn(
+            f"The parameter '{legacy_param}' is deprecated since {SINCE} and may be removed in the future, "
+            f"please use '{weights_param}' instead.",
+            UserWarning,
+            stacklevel=4,
         )
-        if chosen is not None:
-            message += (
-                f" You can also use `{weights_param}={type(chosen).__name__}.DEFAULT` to get the most "
-                "up-to-date weights."
-            )
-        warnings.warn(message, UserWarning, stacklevel=4)
+    message = (
+        f"Arguments other than a weight enum or `None` for '{weights_param}' are deprecated since {SINCE} "
+        f"and may be removed in the future. The current behavior is equivalent to passing "
+        f"`{weights_param}={chosen!r}`."
+    )
+    if chosen is not None:
+        message += (
+            f" You can also use `{weights_param}={type(chosen).__name__}.DEFAULT` to get the most "
+            "up-to-date weights."
+        )
+    warnings.warn(message, UserWarning, stacklevel=4)
+    del kwargs[legacy_param]
     kwargs[weights_param] = chosen
 
 

@@ -76,7 +76,7 @@ def _all_models() -> dict[str, str]:
 
 
 def _as_patterns(value: Iterable[str] | str | None) -> list[str]:
-    if value is None:
+    if not value:  # torchvision: None, "" and any empty collection are "no filter"
         return []
     return [value] if isinstance(value, str) else list(value)
 
@@ -91,7 +91,8 @@ def list_models(
     Args:
         module: only the builders defined directly in this package (or module), as
             torchvision's ``list_models(torchvision.models.detection)``.
-        include: fnmatch pattern(s); a name is kept if it matches any of them.
+        include: fnmatch pattern(s); a name is kept if it matches any of them. Empty
+            (``None``, ``""``, ``[]``) means no filter, as in torchvision.
         exclude: fnmatch pattern(s) applied after ``include``; matches are removed.
     """
     target = module.__name__ if isinstance(module, ModuleType) else module

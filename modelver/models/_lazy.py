@@ -1,31 +1,66 @@
-"""Module-level ``__getattr__`` / ``__dir__`` (PEP 562) that import a builder's module on first access."""
+"""Lazy imports for the model packages.
+
+``lazy_exports``: module-level ``__getattr__`` / ``__dir__`` (PEP 562) that import a builder's
+module on first access. ``lazy_module``: a stand-in for a heavy module (torchvision,
+torchaudio) named in builders' return annotations, so ``typing.get_type_hints(builder)``
+resolves them at run time while importing the model module stays light.
+"""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from types import ModuleType
 from typing import Any, Callable
 
 from ._manifest import MODELS, WEIGHTS
 
 
 def lazy_exports(package: str, namespace: dict[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``: the manifest's builders and enums defined under it."""
+    """``__getattr__`` and ``__dir__`` for ``package``: the manifest's builders and enums defined under it,
+    and its subpackages (``modelver.models.detection`` is an attribute after ``import modelver.models``,
+    as torchvision's are)."""
     names = {
         name: module
         for mapping in (MODELS, WEIGHTS)
         for name, module in mapping.items()
         if module.startswith(package + ".")
     }
+    path = namespace.get("__path__") or []
+    subpackages = {info.name for info in pkgutil.iter_modules(path) if info.ispkg and not info.name.startswith("_")}
 
     def __getattr__(name: str) -> Any:
-        module = names.get(name)
-        if module is None:
+        if name in subpackages:
+            value = importlib.import_module(f"{package}.{name}")
+        elif name in names:
+            value = getattr(importlib.import_module(names[name]), name)
+        else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
         namespace[name] = value
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(names))
+        return sorted(set(namespace) | set(names) | subpackages)
 
     return __getattr__, __dir__
+
+
+class _LazyModule:
+    """Imports ``name`` on first attribute access; not put in ``sys.modules`` until then."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        module: ModuleType = importlib.import_module(self._name)
+        return getattr(module, attribute)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy_module(name: str) -> Any:
+    """A stand-in for module ``name`` that imports it when an attribute is read (by type-hint evaluation)."""
+    return _LazyModule(name)

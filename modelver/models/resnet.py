@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any, Optional
 from .._build import build_model
 from .._legacy import handle_legacy_interface, overwrite_named_param
 from .._registry import register_model
+from ._lazy import lazy_module
 from .._weights import Weights, WeightsEnum
 from ..transforms import ImageClassification
 from ._meta import IMAGENET_CATEGORIES
 
 if TYPE_CHECKING:
-    from torchvision.models.resnet import ResNet
+    import torchvision.models.resnet as tv_resnet
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    tv_resnet = lazy_module('torchvision.models.resnet')
 
 __all__ = ["ResNet50_Weights", "resnet50"]
 
@@ -82,7 +85,7 @@ class ResNet50_Weights(WeightsEnum):
 
 @register_model()
 @handle_legacy_interface(weights=("pretrained", ResNet50_Weights.IMAGENET1K_V1))
-def resnet50(*, weights: Optional[ResNet50_Weights] = None, progress: bool = True, **kwargs: Any) -> ResNet:
+def resnet50(*, weights: Optional[ResNet50_Weights] = None, progress: bool = True, **kwargs: Any) -> tv_resnet.ResNet:
     """ResNet-50 from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_ (V1.5).
 
     Args:

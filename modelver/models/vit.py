@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any, Optional
 from .._build import build_model
 from .._legacy import handle_legacy_interface, overwrite_named_param
 from .._registry import register_model
+from ._lazy import lazy_module
 from .._weights import Weights, WeightsEnum
 from ..transforms import ImageClassification
 from ._meta import IMAGENET_CATEGORIES
 
 if TYPE_CHECKING:
-    from torchvision.models.vision_transformer import VisionTransformer
+    import torchvision.models.vision_transformer as tv_vit
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    tv_vit = lazy_module('torchvision.models.vision_transformer')
 
 __all__ = ["ViT_B_16_Weights", "vit_b_16"]
 
@@ -90,7 +93,7 @@ class ViT_B_16_Weights(WeightsEnum):
 @handle_legacy_interface(weights=("pretrained", ViT_B_16_Weights.IMAGENET1K_V1))
 def vit_b_16(
     *, weights: Optional[ViT_B_16_Weights] = None, progress: bool = True, **kwargs: Any
-) -> VisionTransformer:
+) -> tv_vit.VisionTransformer:
     """ViT-B/16 from `An Image is Worth 16x16 Words <https://arxiv.org/abs/2010.11929>`_.
 
     Args:

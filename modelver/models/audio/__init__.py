@@ -1,6 +1,10 @@
 """Audio models: Tacotron2 and WaveRNN from torchaudio with versioned weights, and the text-to-speech pipeline.
 
-Builders (``tacotron2``, ``wavernn``, ``tts_tacotron2_wavernn``) are reached through
-``modelver.models`` or ``modelver.get_model``; importing this package imports nothing else.
-torchaudio is imported when a model is built.
+``from modelver.models.audio import tacotron2, Tacotron2_Weights`` (also reachable from
+``modelver.models`` and ``modelver.get_model``): builders and enums are found through the
+manifest and their module is imported on first access; torchaudio when a model is built.
 """
+
+from .._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, globals())

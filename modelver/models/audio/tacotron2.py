@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
 from ..._registry import register_model
+from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
 from ._checkpoint_names import pop_checkpoint_name
 from .processing import CHARACTERS, CharacterProcessor, PhonemeProcessor
 
-if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
-    from torchaudio.models import Tacotron2
+if TYPE_CHECKING:
+    import torchaudio.models as ta_models
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    ta_models = lazy_module('torchaudio.models')
 
 __all__ = ["Tacotron2_Weights", "tacotron2", "TACOTRON2_PARAMS", "BASE_URL"]
 
@@ -121,7 +124,7 @@ def tacotron2_factory(weights: Any, kwargs: dict[str, Any]) -> Callable[[], Any]
 
 @register_model()
 @handle_legacy_interface(weights=("pretrained", Tacotron2_Weights.CHAR_WAVERNN_LJSPEECH))
-def tacotron2(*, weights: Optional[Tacotron2_Weights] = None, progress: bool = True, **kwargs: Any) -> Tacotron2:
+def tacotron2(*, weights: Optional[Tacotron2_Weights] = None, progress: bool = True, **kwargs: Any) -> ta_models.Tacotron2:
     """Tacotron2 from `Natural TTS Synthesis by Conditioning WaveNet on Mel Spectrogram Predictions
     <https://arxiv.org/abs/1712.05884>`_: symbol ids → 80-band mel spectrogram (``torchaudio.models.Tacotron2``).
 

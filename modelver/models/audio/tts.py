@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface
 from ..._registry import register_model
+from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
 from .processing import CharacterProcessor, PhonemeProcessor
 from .tacotron2 import Tacotron2_Weights, tacotron2_factory
 from .wavernn import WaveRNN_Weights, wavernn_factory
 
-if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
-    from ._modules import TextToSpeech
+if TYPE_CHECKING:
+    from . import _modules as tts_modules
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    tts_modules = lazy_module('modelver.models.audio._modules')
 
 __all__ = ["TTS_Tacotron2_WaveRNN_Weights", "tts_tacotron2_wavernn"]
 
@@ -68,7 +71,7 @@ class TTS_Tacotron2_WaveRNN_Weights(WeightsEnum):
 @handle_legacy_interface(weights=("pretrained", TTS_Tacotron2_WaveRNN_Weights.CHAR_LJSPEECH))
 def tts_tacotron2_wavernn(
     *, weights: Optional[TTS_Tacotron2_WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any
-) -> TextToSpeech:
+) -> tts_modules.TextToSpeech:
     """Text to speech: Tacotron2 and the WaveRNN vocoder of one torchaudio release, as one module.
 
     The model maps symbol ids (from ``weights.transforms()``) to
@@ -98,7 +101,7 @@ def tts_tacotron2_wavernn(
     min_level_db = -100.0 if weights is None else weights.meta["min_level_db"]
     sample_rate = 22050 if weights is None else weights.meta["sample_rate"]
 
-    def factory() -> TextToSpeech:
+    def factory() -> tts_modules.TextToSpeech:
         return TextToSpeech(make_tacotron2(), WaveRNNVocoder(make_wavernn(), min_level_db), sample_rate)
 
     return build_model(factory, weights, progress)

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
 from ..._registry import register_model
+from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
 from ._checkpoint_names import pop_checkpoint_name
 from .processing import NormalizeMel
 from .tacotron2 import BASE_URL
 
-if TYPE_CHECKING:  # torchaudio is imported by the builder, not here
-    from torchaudio.models import WaveRNN
+if TYPE_CHECKING:
+    import torchaudio.models as ta_models
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    ta_models = lazy_module('torchaudio.models')
 
 __all__ = ["WaveRNN_Weights", "wavernn", "WAVERNN_PARAMS"]
 
@@ -82,7 +85,7 @@ def wavernn_factory(weights: Any, kwargs: dict[str, Any]) -> Callable[[], Any]:
 
 @register_model()
 @handle_legacy_interface(weights=("pretrained", WaveRNN_Weights.LJSPEECH_8BITS))
-def wavernn(*, weights: Optional[WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any) -> WaveRNN:
+def wavernn(*, weights: Optional[WaveRNN_Weights] = None, progress: bool = True, **kwargs: Any) -> ta_models.WaveRNN:
     """WaveRNN from `Efficient Neural Audio Synthesis <https://arxiv.org/abs/1802.08435>`_ (``torchaudio.models.WaveRNN``).
 
     Args:

@@ -25,6 +25,7 @@ from torch import nn
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_value_param
 from ..._registry import register_model
+from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
 from ...context import ContextParams
 from ...transforms import ObjectDetection
@@ -32,7 +33,9 @@ from .._meta import COCO_CATEGORIES
 from ..resnet import ResNet50_Weights, resnet50
 
 if TYPE_CHECKING:
-    from torchvision.models.detection.faster_rcnn import FasterRCNN
+    import torchvision.models.detection.faster_rcnn as tv_frcnn
+else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
+    tv_frcnn = lazy_module('torchvision.models.detection.faster_rcnn')
 
 __all__ = [
     "FasterRCNN_ResNet50_FPN_Weights",
@@ -104,7 +107,7 @@ def _trainable_layers(trainable_backbone_layers: Optional[int], weights: Any, we
     return int(_validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3))
 
 
-def _build(factory: Callable[[], "FasterRCNN"], weights: Any, progress: bool, kwargs: dict[str, Any]) -> "FasterRCNN":
+def _build(factory: Callable[[], tv_frcnn.FasterRCNN], weights: Any, progress: bool, kwargs: dict[str, Any]) -> tv_frcnn.FasterRCNN:
     from torchvision.models.detection.faster_rcnn import _default_anchorgen
 
     # Made here, on the CPU: its cell anchors are plain tensors that a meta-device build would leave empty.
@@ -125,7 +128,7 @@ def fasterrcnn_resnet50_fpn(
     weights_backbone: Optional[ResNet50_Weights] = ResNet50_Weights.IMAGENET1K_V1,
     trainable_backbone_layers: Optional[int] = None,
     **kwargs: Any,
-) -> FasterRCNN:
+) -> tv_frcnn.FasterRCNN:
     """Faster R-CNN with a ResNet-50-FPN backbone (`Ren et al. <https://arxiv.org/abs/1506.01497>`_).
 
     Args:
@@ -183,7 +186,7 @@ def fasterrcnn_resnet50_fpn_v2(
     weights_backbone: Optional[ResNet50_Weights] = None,
     trainable_backbone_layers: Optional[int] = None,
     **kwargs: Any,
-) -> FasterRCNN:
+) -> tv_frcnn.FasterRCNN:
     """Improved Faster R-CNN ResNet-50-FPN from `Benchmarking Detection Transfer Learning with Vision
     Transformers <https://arxiv.org/abs/2111.11429>`_: a new architecture, hence a new builder.
 
