@@ -139,7 +139,7 @@ def render_models_page(builders: dict[str, Callable[..., Any]], hub_repo: str) -
     """The Markdown of ``docs/models.md`` for ``builders`` (name → function)."""
     by_task: dict[str, list[tuple[str, type[WeightsEnum] | None]]] = {}
     for name in sorted(builders):
-        enum = _registry._enum_of(builders[name])
+        enum = _registry.released_enum(builders[name])
         by_task.setdefault(task_of(enum), []).append((name, enum))
     out = [
         HEADER,

@@ -173,6 +173,12 @@ def _enum_of(fn: Callable[..., Any]) -> type[WeightsEnum] | None:
     return None
 
 
+def released_enum(fn: Callable[..., Any]) -> type[WeightsEnum] | None:
+    """The builder's weights enum if it has at least one entry (an empty enum means nothing released)."""
+    enum = _enum_of(fn)
+    return enum if enum is not None and len(enum) > 0 else None
+
+
 def _find_enum(enum_name: str) -> type[WeightsEnum] | None:
     for fn in list(_BUILDERS.values()):
         enum = _enum_of(fn)

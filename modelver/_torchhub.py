@@ -91,7 +91,7 @@ class HubEntry:
         if self.kind == ENUM:
             return describe_enum(target)
         doc = inspect.getdoc(target) or f"{self.name}: no docstring."
-        return doc + "\n" + _modeldocs.hub_help_section(self.name, _registry._enum_of(target), HUB_REPO)
+        return doc + "\n" + _modeldocs.hub_help_section(self.name, _registry.released_enum(target), HUB_REPO)
 
     @property
     def __signature__(self) -> inspect.Signature:

@@ -96,6 +96,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         enum = get_model_weights(builder)
     except ModelverError:
+        enum = None
+    if enum is None or len(enum) == 0:  # no enum, or torchvision's empty one: nothing released
         print("weights: none (this builder has no pre-trained weights)")
     else:
         print(f"weights: {enum.__name__}")

@@ -16,6 +16,7 @@ WEIGHTS = {
     'EfficientNet_Lite0_Weights': 'modelver.models.efficientnet_lite',
     'FasterRCNN_ResNet50_FPN_V2_Weights': 'modelver.models.detection.faster_rcnn',
     'FasterRCNN_ResNet50_FPN_Weights': 'modelver.models.detection.faster_rcnn',
+    'MiniLM_L6_Classifier_Weights': 'modelver.models.text.minilm',
     'MiniLM_L6_Weights': 'modelver.models.text.minilm',
     'ResNet50_Weights': 'modelver.models.resnet',
     'RoBERTa_Base_Weights': 'modelver.models.text.roberta',

@@ -41,7 +41,10 @@ def _pipeline(acoustic: Tacotron2_Weights, vocoder: WaveRNN_Weights, transforms:
         **{key: v.meta[key] for key in ("n_mels", "hop_length", "n_classes", "min_level_db")},
         "license": a.meta["license"],
         "source": f"torchaudio.pipelines.{name}",
-        "_docs": "url is the Tacotron2 file; the WaveRNN file is the vocoder entry's.",
+        # Like url, the acoustic model's (torchvision's schema has one recipe link per entry).
+        "recipe": a.meta["recipe"],
+        "_docs": "url is the Tacotron2 file; the WaveRNN file is the vocoder entry's, trained with "
+        f"{v.meta['recipe']}.",
     }
     return Weights(url=a.url, sha256=a.sha256, mirrors=a.mirrors, transforms=transforms, meta=meta)
 

