@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     # The post's other calls: entries by name, the enum of a builder, building by name.
     print(
         f"weights: {weights!r} (DEFAULT), {weights.meta['num_params']:,} parameters, "
-        f"ImageNet top-1 {weights.meta['metrics']['ImageNet-1K']['acc@1']}%"
+        f"ImageNet top-1 {weights.meta['_metrics']['ImageNet-1K']['acc@1']}%"
     )
     print(
         f"get_weight('EfficientNet_Lite0_Weights.DEFAULT') is the same entry: "

@@ -63,6 +63,8 @@ def build_meta(name: str, weights: Any, label: str, task: Any) -> dict[str, Any]
     meta: dict[str, Any] = {k: v for k, v in weights.meta.items() if not k.startswith("_")}
     if weights.meta.get("_docs"):
         meta["docs"] = weights.meta["_docs"]
+    if weights.meta.get("_metrics"):  # torchvision's key in the weights; the bundle's own schema says "metrics"
+        meta["metrics"] = weights.meta["_metrics"]
     meta.update(
         {
             "name": name,

@@ -36,7 +36,7 @@ def _number(value: Any) -> str:
 def format_metrics(meta: dict[str, Any]) -> str:
     """``{"ImageNet-1K": {"acc@1": 75.1, "acc@5": None}}`` → ``"ImageNet-1K: acc@1 75.1"`` (unpublished ones left out)."""
     parts = []
-    for dataset, metrics in (meta.get("metrics") or {}).items():
+    for dataset, metrics in (meta.get("_metrics") or {}).items():
         if isinstance(metrics, dict):
             shown = [f"{name} {_number(value)}" for name, value in metrics.items() if value is not None]
             if shown:

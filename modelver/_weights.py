@@ -2,7 +2,7 @@
 
 The design is torchvision's multi-weight API: a builder takes ``weights=`` one member of
 its enum; the member carries the file's location, the preprocessing constructor and the
-meta (categories, metrics, recipe, ...). On top of torchvision's: a full ``sha256``,
+meta (categories, ``_metrics``, recipe, ...: torchvision's keys). On top of torchvision's: a full ``sha256``,
 ordered ``mirrors``, and a ``state_dict_adapter`` for checkpoints made by another codebase.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import UnknownWeightsError
 
-__all__ = ["Weights", "WeightsEnum"]
+__all__ = ["Weights", "WeightsEnum", "WeightsMeta"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -29,7 +29,9 @@ class Weights:
             ``pkg://distribution/path/in/package``, ``file://...`` or a local path.
         transforms: a constructor (usually a ``functools.partial``) of the preprocessing
             the weights were evaluated with; called lazily, by ``weights.transforms()``.
-        meta: facts about the weights (categories, metrics, num_params, recipe, license...).
+        meta: facts about the weights, with torchvision's keys (categories, ``_metrics``,
+            num_params, recipe, license...). The pre-0.2 key ``metrics`` is still accepted
+            and readable, with a ``DeprecationWarning``.
         sha256: the file's full hex digest; empty only for third-party files whose
             digest is unknown (then a hash prefix in the file name is checked, if any).
         mirrors: other locations of the same file, tried in order after ``url``.
@@ -44,6 +46,7 @@ class Weights:
     state_dict_adapter: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
+        self.meta = WeightsMeta.of(self.meta)
         self.mirrors = tuple(self.mirrors)
         if self.sha256 and (len(self.sha256) != 64 or not _is_hex(self.sha256)):
             raise ValueError(
@@ -73,6 +76,51 @@ class Weights:
         from .store import load_state_dict
 
         return load_state_dict(self, progress=progress, **kwargs)
+
+
+_OLD_METRICS, METRICS = "metrics", "_metrics"
+
+
+def _warn_old_metrics(what: str, stacklevel: int) -> None:
+    warnings.warn(
+        f"{what} meta['{_OLD_METRICS}'] is deprecated since modelver 0.1 and will be removed in a future release: "
+        f"use meta['{METRICS}'] (torchvision's key).",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+class WeightsMeta(dict):  # type: ignore[type-arg]
+    """A weights entry's meta: a plain dict, except that the old key ``"metrics"`` reads ``"_metrics"``.
+
+    modelver before torchvision's naming stored metrics under ``meta["metrics"]``; code that
+    reads it keeps working for a release, with a ``DeprecationWarning``. The key is not listed
+    (``keys()``, ``in``, JSON): only ``"_metrics"`` is.
+    """
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> "WeightsMeta":
+        new = cls(meta)
+        if _OLD_METRICS in new:
+            if METRICS in new:
+                raise ValueError(
+                    f"Weights meta has both '{_OLD_METRICS}' and '{METRICS}': keep only '{METRICS}' (torchvision's key)."
+                )
+            _warn_old_metrics("Setting", stacklevel=4)  # the caller of Weights(...)
+            new[METRICS] = new.pop(_OLD_METRICS)
+        return new
+
+    def __missing__(self, key: str) -> Any:
+        if key == _OLD_METRICS and METRICS in self:
+            _warn_old_metrics("Reading", stacklevel=2)
+            return self[METRICS]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key == _OLD_METRICS and key not in self and METRICS in self:
+            _warn_old_metrics("Reading", stacklevel=2)
+            return self[METRICS]
+        return super().get(key, default)
 
 
 def _is_hex(text: str) -> bool:
@@ -118,6 +166,11 @@ class WeightsEnum(Enum):
             raise UnknownWeightsError(
                 f"{name!r} names weights of {prefix!r}, not {cls.__name__}. "
                 f"Valid names: {', '.join(cls.__members__)}."
+            )
+        if not cls.__members__:
+            raise UnknownWeightsError(
+                f"{cls.__name__} has no entries: no pre-trained weights are released for this builder. "
+                "Pass weights=None, or your own modelver.Weights."
             )
         try:
             return cls.__members__[member]

@@ -49,7 +49,7 @@ class Doc_Weights(WeightsEnum):
     OLD = Weights(
         url="https://example.invalid/doc-old.pth",
         transforms=ImageClassification,
-        meta={"task": "image_classification", "license": "MIT", "metrics": {"Set": {"top1": 70.0, "top5": None}},
+        meta={"task": "image_classification", "license": "MIT", "_metrics": {"Set": {"top1": 70.0, "top5": None}},
               "_deprecated": "use NEW | it is better", "num_params": 1234567, "_ops": 1.5, "_file_size": 4.25},
     )  # fmt: skip
     NEW = Weights(
@@ -58,7 +58,7 @@ class Doc_Weights(WeightsEnum):
         meta={
             "task": "image_classification",
             "license": "MIT",
-            "metrics": {"Set": {"top1": 72.5}},
+            "_metrics": {"Set": {"top1": 72.5}},
             "source": "trained by us",
         },
     )

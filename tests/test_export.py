@@ -101,7 +101,7 @@ def test_manifest_files_meta_and_parity(bundles: dict[str, Path], name: str, fmt
     assert m["outputs"][0]["name"] == "probabilities" and m["outputs"][0]["shape"] == ["batch", 1000]
     meta = m["meta"]
     assert meta["categories"] == WEIGHTS.meta["categories"] and meta["source_sha256"] == WEIGHTS.sha256
-    assert meta["metrics"] == WEIGHTS.meta["metrics"] and meta["license"] == "Apache-2.0"
+    assert meta["metrics"] == WEIGHTS.meta["_metrics"] and meta["license"] == "Apache-2.0"
     assert meta["preprocessing"]["resize_size"] == 256 and meta["preprocessing"]["crop_size"] == 224
 
     parity = m["parity"]

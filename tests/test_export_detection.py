@@ -136,7 +136,7 @@ def test_parity_report_and_manifest(exported: dict[str, Exported], name: str, fm
     ]
     meta = m["meta"]
     assert meta["categories"] == ex.weights.meta["categories"] and meta["categories"][1] == "person"
-    assert meta["metrics"] == ex.weights.meta["metrics"]  # box mAP on COCO-val2017
+    assert meta["metrics"] == ex.weights.meta["_metrics"]  # box mAP on COCO-val2017
     assert meta["preprocessing"]["min_size"] == 128 and meta["preprocessing"]["max_size"] == 160
     assert meta["detection"]["score_threshold"] == pytest.approx(ex.threshold)
     if fmt != "torchscript":

@@ -67,7 +67,7 @@ def test_manifest_meta_and_parity_report(exports: _Exports, name: str, fmt: str)
     assert (m["format"], m["name"]) == (fmt, name) and m["weights"] == f"{type(weights).__name__}.{weights.name}"
     meta = m["meta"]
     assert meta["categories"] == weights.meta["categories"] and len(meta["categories"]) == 1000
-    assert meta["source_sha256"] == (weights.sha256 or None) and meta["metrics"] == weights.meta["metrics"]
+    assert meta["source_sha256"] == (weights.sha256 or None) and meta["metrics"] == weights.meta["_metrics"]
     preset = weights.transforms()
     assert meta["preprocessing"]["resize_size"] == preset.resize_size
     assert meta["preprocessing"]["crop_size"] == preset.crop_size

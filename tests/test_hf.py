@@ -30,7 +30,7 @@ from modelver.transforms import ImageClassification
 from conftest import seed_hf_cache
 
 FLOWERS = ["daisy", "dandelion", "rose", "tulip"]
-FINETUNED_META = {"categories": FLOWERS, "metrics": {"Flowers-4": {"acc@1": 91.25, "acc@5": None}}}
+FINETUNED_META = {"categories": FLOWERS, "_metrics": {"Flowers-4": {"acc@1": 91.25, "acc@5": None}}}
 
 
 
@@ -85,7 +85,7 @@ def test_config_records_builder_arguments_base_weights_version_and_digest(finetu
     assert config["modelver_version"] == modelver.__version__
     assert config["sha256"] == hashlib.sha256((saved / "model.safetensors").read_bytes()).hexdigest()
     meta = config["meta"]
-    assert meta["metrics"] == FINETUNED_META["metrics"]  # the new weights' own, not the base's ImageNet top-1
+    assert meta["_metrics"] == FINETUNED_META["_metrics"]  # the new weights' own, not the base's ImageNet top-1
     assert meta["num_params"] == sum(p.numel() for p in finetuned.parameters())
     assert meta["license"] == "Apache-2.0" and meta["task"] == "image_classification"  # carried over
     assert "source" not in meta and "_docs" not in meta  # facts about the base file are not
@@ -206,7 +206,7 @@ def test_a_library_publishes_new_weights_as_an_enum_entry_on_the_hub(
             url=f"hf://org/lite0-flowers@{commit}/model.safetensors",
             sha256=digest,
             transforms=transforms,
-            meta={"categories": FLOWERS, "metrics": FINETUNED_META["metrics"]},
+            meta={"categories": FLOWERS, "_metrics": FINETUNED_META["_metrics"]},
         )
         DEFAULT = V2
 

@@ -29,7 +29,7 @@ COMMON_KEYS = {
     "license",
     "source",
     "recipe",
-    "metrics",
+    "_metrics",
     "_ops",
     "_file_size",
     "_docs",
@@ -74,8 +74,8 @@ def test_meta_is_complete(name: str, weights: Any) -> None:
     task = meta["task"]
     assert COMMON_KEYS | TASK_KEYS[task] <= set(meta)
     dataset, metrics = METRICS[task]
-    assert set(meta["metrics"][dataset]) == metrics and all(
-        isinstance(v, float) for v in meta["metrics"][dataset].values()
+    assert set(meta["_metrics"][dataset]) == metrics and all(
+        isinstance(v, float) for v in meta["_metrics"][dataset].values()
     )
     assert weights.url.startswith("https://download.pytorch.org/models/")
     assert re.search(r"-[0-9a-f]{8}\.pth$", weights.url)  # the store checks this prefix: the full digest is unknown

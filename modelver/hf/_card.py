@@ -48,7 +48,7 @@ def _model_card(config: Mapping[str, Any], repo_id: str | None) -> Any:
             metric_type=str(metric),
             metric_value=value,
         )
-        for dataset, metrics in (meta.get("metrics") or {}).items()
+        for dataset, metrics in (meta.get("_metrics") or {}).items()
         if isinstance(metrics, dict)
         for metric, value in metrics.items()
         if value is not None

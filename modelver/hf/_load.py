@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from .. import _registry
 from .._build import build_model
-from .._weights import Weights
+from .._weights import METRICS, Weights
 from ..errors import ModelverError, SourceError, UnknownModelError, UnknownWeightsError
 from ._common import CONFIG_NAME, _read_config
 
@@ -74,7 +74,7 @@ def _weights_from_config(config: Mapping[str, Any], weights_location: str, origi
         url=weights_location,
         sha256=config["sha256"],
         transforms=transforms,
-        meta=dict(config["meta"]),
+        meta=_renamed_metrics(dict(config["meta"])),
         state_dict_adapter=partial(_restore_shared, dict(shared)) if shared else None,
     )
 
@@ -119,3 +119,9 @@ def from_pretrained(location: str | Path, *, progress: bool = True) -> Any:
     return build_model(partial(builder, **config["builder_kwargs"]), weights, progress, meta_init=False)
 
 
+def _renamed_metrics(meta: dict[str, Any]) -> dict[str, Any]:
+    """A config.json saved before torchvision's key: its ``metrics`` are the ``_metrics`` (no warning:
+    the reader did nothing wrong)."""
+    if "metrics" in meta and METRICS not in meta:
+        meta[METRICS] = meta.pop("metrics")
+    return meta

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 from .. import _registry
 from .._build import SkipInitOnMeta
 from .._version import __version__
-from .._weights import Weights, WeightsEnum
+from .._weights import Weights, WeightsEnum, WeightsMeta
 from ..errors import ModelverError, UnknownModelError
 from ._card import _model_card
 from ._common import CARD_NAME, CONFIG_NAME, LIBRARY_NAME, WEIGHTS_NAME
@@ -34,7 +34,7 @@ def save_pretrained(
             its meta (categories, license, metrics...) and preprocessing carry over.
         builder: the registered builder (name or function) whose output ``model`` is;
             default: the builder of ``weights``' enum.
-        meta: meta of the new weights: your ``metrics``, ``categories`` for a new head,
+        meta: meta of the new weights: your ``_metrics``, ``categories`` for a new head,
             ``license``, ``source``... laid over what carries over from ``weights``' meta
             (task, categories, preprocessing, license: not its metrics, size or source).
             ``num_params`` and ``_file_size`` are measured.
@@ -50,7 +50,7 @@ def save_pretrained(
 
         model = efficientnet_lite0(num_classes=10)          # ... fine-tuned on your data
         save_pretrained(model, "lite0-flowers", weights=EfficientNet_Lite0_Weights.DEFAULT,
-                        meta={"categories": FLOWERS, "metrics": {"flowers": {"acc@1": 91.2}}},
+                        meta={"categories": FLOWERS, "_metrics": {"flowers": {"acc@1": 91.2}}},
                         num_classes=10)
         model = from_pretrained("lite0-flowers")
     """
@@ -149,7 +149,7 @@ def _check_json(what: str, values: Mapping[str, Any]) -> None:
 
 
 # Facts about one file (its accuracy, size, provenance): not inherited by new weights made from it.
-_FILE_FACTS = ("metrics", "num_params", "_ops", "_file_size", "_docs", "_deprecated", "source", "recipe")
+_FILE_FACTS = ("_metrics", "num_params", "_ops", "_file_size", "_docs", "_deprecated", "source", "recipe")
 
 
 def _merged_meta(base: WeightsEnum | None, meta: Mapping[str, Any] | None, model: Any) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def _merged_meta(base: WeightsEnum | None, meta: Mapping[str, Any] | None, model
     the model's parameter count, then what the caller gives."""
     inherited = {k: v for k, v in (base.meta if base is not None else {}).items() if k not in _FILE_FACTS}
     counted = {"num_params": sum(p.numel() for p in model.parameters())}
-    merged = {**inherited, **counted, **(meta or {})}
+    merged = {**inherited, **counted, **WeightsMeta.of(meta or {})}  # the old 'metrics' key → '_metrics'
     _check_json("meta entry", merged)
     return json.loads(json.dumps(merged))  # tuples → lists, as they will read back
 

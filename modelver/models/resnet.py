@@ -58,7 +58,7 @@ class ResNet50_Weights(WeightsEnum):
         meta={
             **_COMMON_META,
             "recipe": "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
-            "metrics": {"ImageNet-1K": {"acc@1": 76.130, "acc@5": 92.862}},
+            "_metrics": {"ImageNet-1K": {"acc@1": 76.130, "acc@5": 92.862}},
             "preprocessing": _preprocessing(256),
             "_file_size": 97.781,
             "superseded_by": "ResNet50_Weights.IMAGENET1K_V2 (TorchVision's new training recipe, +4.7 Acc@1)",
@@ -71,7 +71,7 @@ class ResNet50_Weights(WeightsEnum):
         meta={
             **_COMMON_META,
             "recipe": "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621",
-            "metrics": {"ImageNet-1K": {"acc@1": 80.858, "acc@5": 95.434}},
+            "_metrics": {"ImageNet-1K": {"acc@1": 80.858, "acc@5": 95.434}},
             "preprocessing": _preprocessing(232),
             "_file_size": 97.79,
             "supersedes": "ResNet50_Weights.IMAGENET1K_V1",

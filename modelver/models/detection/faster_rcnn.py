@@ -64,7 +64,7 @@ class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
             **_COMMON_META,
             "num_params": 41755286,
             "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn",
-            "metrics": {"COCO-val2017": {"box_map": 37.0}},
+            "_metrics": {"COCO-val2017": {"box_map": 37.0}},
             "_ops": 134.38,
             "_file_size": 159.743,
             "superseded_by": "FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1 (a new builder, fasterrcnn_resnet50_fpn_v2: "
@@ -84,7 +84,7 @@ class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
             **_COMMON_META,
             "num_params": 43712278,
             "recipe": "https://github.com/pytorch/vision/pull/5763",
-            "metrics": {"COCO-val2017": {"box_map": 46.7}},
+            "_metrics": {"COCO-val2017": {"box_map": 46.7}},
             "_ops": 280.371,
             "_file_size": 167.104,
             "supersedes": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1 (fasterrcnn_resnet50_fpn)",
