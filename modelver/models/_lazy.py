@@ -9,7 +9,9 @@ resolves them at run time while importing the model module stays light.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import sys
 from types import ModuleType
 from typing import Any, Callable
 
@@ -27,7 +29,11 @@ def lazy_exports(package: str, namespace: dict[str, Any]) -> tuple[Callable[[str
         if module.startswith(package + ".")
     }
     path = namespace.get("__path__") or []
-    subpackages = {info.name for info in pkgutil.iter_modules(path) if info.ispkg and not info.name.startswith("_")}
+    submodules = {info.name: info.ispkg for info in pkgutil.iter_modules(path)}
+    subpackages = {name for name, ispkg in submodules.items() if ispkg and not name.startswith("_")}
+    shadowed = {name: names[name] for name in names if name in submodules}
+    if shadowed:
+        _keep_builders_over_modules(sys.modules[package], shadowed)
 
     def __getattr__(name: str) -> Any:
         if name in subpackages:
@@ -43,6 +49,38 @@ def lazy_exports(package: str, namespace: dict[str, Any]) -> tuple[Callable[[str
         return sorted(set(namespace) | set(names) | subpackages)
 
     return __getattr__, __dir__
+
+
+class _BuilderOverModule:
+    """Package attribute ``name``: the builder, even once the same-named module is imported.
+
+    Importing ``pkg.tacotron2`` sets ``pkg.tacotron2`` to the module; torchvision's packages
+    import their modules eagerly and rebind the builder (``torchvision.models.alexnet`` is the
+    function). modelver imports lazily, so this data descriptor gives the builder instead.
+    A non-module value set by the user (a test's monkeypatch) wins, as for a plain attribute.
+    """
+
+    def __init__(self, name: str, module: str) -> None:
+        self.name, self.module = name, module
+
+    def __get__(self, package: Any, owner: Any = None) -> Any:
+        if package is None:
+            return self
+        value = package.__dict__.get(self.name)
+        if value is not None and not inspect.ismodule(value):
+            return value
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __set__(self, package: Any, value: Any) -> None:
+        package.__dict__[self.name] = value
+
+    def __delete__(self, package: Any) -> None:
+        package.__dict__.pop(self.name, None)
+
+
+def _keep_builders_over_modules(package: ModuleType, shadowed: dict[str, str]) -> None:
+    attributes = {name: _BuilderOverModule(name, module) for name, module in shadowed.items()}
+    package.__class__ = type("ModelPackage", (ModuleType,), attributes)
 
 
 class _LazyModule:

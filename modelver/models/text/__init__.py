@@ -5,6 +5,6 @@
 are found through the manifest and their module is imported on first access.
 """
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports as _lazy_exports
 
-__getattr__, __dir__ = lazy_exports(__name__, globals())
+__getattr__, __dir__ = _lazy_exports(__name__, globals())
