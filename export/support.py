@@ -33,8 +33,10 @@ def builder_support(name: str) -> tuple[str | None, dict[str, str | None]]:
     from modelver.errors import UnknownWeightsError
 
     try:
-        get_model_weights(name)
+        released = len(get_model_weights(name)) > 0  # an empty enum (torchvision's convention): nothing released
     except UnknownWeightsError:
+        released = False
+    if not released:
         known = ", ".join(t.name for t in registry.tasks())
         reason = (
             f"no weights entry of its own; export_model({name!r}, weights=modelver.Weights(...)) exports a checkpoint "
