@@ -79,7 +79,10 @@ def test_positional_arguments_still_work_with_a_warning() -> None:
         "Please use keyword parameter(s) instead."
     )
     assert weights is Composite_Weights.V1
-    assert len(messages) == 2  # positional True is the old `pretrained`: no second "Arguments other" warning
+    # As torchvision: the user never typed `pretrained`, so no warning names it; the second says what it meant.
+    assert len(messages) == 2 and not any("'pretrained'" in m for m in messages)
+    assert messages[1].startswith("Arguments other than a weight enum or `None` for 'weights' are deprecated")
+    assert "equivalent to passing `weights=Composite_Weights.V1`" in messages[1]
 
 
 def test_new_style_arguments_do_not_warn() -> None:

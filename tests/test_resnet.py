@@ -68,7 +68,7 @@ def test_entries_are_torchvisions_release(name: str) -> None:
     assert ours.meta["categories"] == theirs.meta["categories"]
     for key in ("num_params", "min_size", "recipe", "_ops", "_file_size"):
         assert ours.meta[key] == theirs.meta[key], key
-    assert ours.meta["metrics"] == theirs.meta["_metrics"]
+    assert ours.meta["_metrics"] == theirs.meta["_metrics"]
     assert ResNet50_Weights.DEFAULT is ResNet50_Weights.IMAGENET1K_V2
 
 
