@@ -66,14 +66,20 @@ def _entry(file: str, categories: list[str], **meta: Any) -> Weights:
 
 
 class TinyNet_Weights(WeightsEnum):
-    IMAGENET1K_V1 = _entry("tinynet-imagenet-v1.pth", IMAGENET, recipe="the 2019 recipe", metrics={"acc@1": 61.2})
-    IMAGENET1K_V2 = _entry("tinynet-imagenet-v2.pth", IMAGENET, recipe="the 2022 recipe", metrics={"acc@1": 66.8})
+    IMAGENET1K_V1 = _entry(
+        "tinynet-imagenet-v1.pth", IMAGENET, recipe="the 2019 recipe", _metrics={"ImageNet-1K": {"acc@1": 61.2}}
+    )
+    IMAGENET1K_V2 = _entry(
+        "tinynet-imagenet-v2.pth", IMAGENET, recipe="the 2022 recipe", _metrics={"ImageNet-1K": {"acc@1": 66.8}}
+    )
     CATDOG_V1 = _entry("tinynet-catdog-v1.pth", ["cat", "dog"], recipe="fine-tuned on cats and dogs")
     DEFAULT = IMAGENET1K_V2  # was IMAGENET1K_V1 until V2 was released
 
 
 class TinyNet_V2_Weights(WeightsEnum):
-    IMAGENET1K_V1 = _entry("tinynet-v2-imagenet-v1.pth", IMAGENET, recipe="the 2022 recipe", metrics={"acc@1": 70.3})
+    IMAGENET1K_V1 = _entry(
+        "tinynet-v2-imagenet-v1.pth", IMAGENET, recipe="the 2022 recipe", _metrics={"ImageNet-1K": {"acc@1": 70.3}}
+    )
     DEFAULT = IMAGENET1K_V1
 
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from .._build import build_model
 from .._legacy import handle_legacy_interface, overwrite_named_param
 from .._registry import register_model
-from ._lazy import lazy_module
 from .._weights import Weights, WeightsEnum
 from ..transforms import ImageClassification
+from ._lazy import lazy_module
 from ._meta import IMAGENET_CATEGORIES
 
 if TYPE_CHECKING:

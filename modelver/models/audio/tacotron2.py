@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_named_param
 from ..._registry import register_model
-from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
+from .._lazy import lazy_module
 from ._checkpoint_names import pop_checkpoint_name
 from .processing import CHARACTERS, CharacterProcessor, PhonemeProcessor
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface
 from ..._registry import register_model
-from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
+from .._lazy import lazy_module
 from .processing import CharacterProcessor, PhonemeProcessor
 from .tacotron2 import Tacotron2_Weights, tacotron2_factory
 from .wavernn import WaveRNN_Weights, wavernn_factory

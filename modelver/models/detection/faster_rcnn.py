@@ -25,10 +25,10 @@ from torch import nn
 from ..._build import build_model
 from ..._legacy import handle_legacy_interface, overwrite_value_param
 from ..._registry import register_model
-from .._lazy import lazy_module
 from ..._weights import Weights, WeightsEnum
 from ...context import ContextParams
 from ...transforms import ObjectDetection
+from .._lazy import lazy_module
 from .._meta import COCO_CATEGORIES
 from ..resnet import ResNet50_Weights, resnet50
 
