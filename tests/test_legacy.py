@@ -107,3 +107,22 @@ def test_num_classes_must_agree_with_the_categories() -> None:
         efficientnet_lite0(weights="DEFAULT", num_classes=10)
     assert str(info.value) == "The parameter 'num_classes' expected value 1000 but got 10 instead."
     assert efficientnet_lite0(num_classes=10).classifier.out_features == 10
+
+
+def test_weights_entry_passed_positionally_to_a_real_builder_is_used() -> None:
+    """The RFC's text demo calls ``models.roberta(weights)``: the entry is used, with one warning."""
+    import torch
+
+    from modelver.models.text import RoBERTa_Base_Weights, roberta_base
+    from modelver.testing import structure_only
+
+    with warnings.catch_warnings(record=True) as record, structure_only():
+        warnings.simplefilter("always")
+        model = roberta_base(RoBERTa_Base_Weights.MLM_ENGLISH_V1)
+    assert _messages(record) == [
+        f"Using 'weights' as positional parameter(s) is deprecated {SINCE} and may be removed in the future. "
+        "Please use keyword parameter(s) instead."
+    ]
+    # Built for that entry (its meta sets the architecture); without weights the parameters would be real tensors.
+    assert sum(p.numel() for p in model.parameters()) == RoBERTa_Base_Weights.MLM_ENGLISH_V1.meta["num_params"]
+    assert all(p.device == torch.device("meta") for p in model.parameters())
