@@ -139,7 +139,9 @@ def test_legacy_pretrained_backbone_and_pretrained() -> None:
     assert isinstance(classifier, TextClassifier)
     assert "'pretrained_backbone' is deprecated" in _messages(record)
     assert "equivalent to passing `weights_backbone=None`" in _messages(record)
-    with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
+    # As torchvision: nothing to load is an error before any deprecation warning (so -W error shows it).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         with pytest.raises(ValueError, match="No weights available for model minilm_l6_classifier"):
             minilm_l6_classifier(pretrained=True, num_classes=2)
     with pytest.warns(UserWarning) as record:
