@@ -22,8 +22,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,11 @@ class Predictor:
             return {"labels": [c for c, _ in top], "probabilities": [p for _, p in top]}
         if task == "object_detection":
             found = bundle.detect(item)
-            return {"labels": [d.label for d in found], "scores": [d.score for d in found], "boxes": [list(d.box) for d in found]}
+            return {
+                "labels": [d.label for d in found],
+                "scores": [d.score for d in found],
+                "boxes": [list(d.box) for d in found],
+            }
         if task == "sentence_embedding":
             return {"embedding": bundle.embed([item])[0].tolist()}
         if task == "text_classification":

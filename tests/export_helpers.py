@@ -13,7 +13,7 @@ from conftest import subprocess_env
 
 from modelver.errors import BundleError
 
-__all__ = ["PARITY_TESTED", "blocked_python", "one_line", "parity_cases", "refusal"]
+__all__ = ["PARITY_TESTED", "blocked_python", "finetuned_lite0", "one_line", "parity_cases", "refusal"]
 
 #: (builder, format) pairs that some export test checks for parity; filled by parity_cases
 PARITY_TESTED: set[tuple[str, str]] = set()
@@ -65,3 +65,26 @@ def refusal(call: Callable[[], object], *fragments: str) -> tuple[bool, str]:
         message = str(exc)
         return "\n" not in message and all(f in message for f in fragments), message
     return False, "no BundleError raised"
+
+
+def finetuned_lite0(directory: Path, seed: int = 1) -> Any:
+    """A user's own EfficientNet-Lite0 entry: the real weights with a retrained (here: perturbed) classifier,
+    saved as ``lite0-finetuned.pth`` and described by a custom ``Weights`` (same categories and transforms)."""
+    import dataclasses
+    import hashlib
+
+    import torch
+
+    from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
+
+    state = efficientnet_lite0(weights=EfficientNet_Lite0_Weights.DEFAULT).state_dict()
+    noise = torch.randn(state["classifier.weight"].shape, generator=torch.Generator().manual_seed(seed))
+    state["classifier.weight"] = state["classifier.weight"] + 0.02 * noise
+    path = directory / "lite0-finetuned.pth"
+    torch.save(state, path)
+    return dataclasses.replace(
+        EfficientNet_Lite0_Weights.DEFAULT.value,
+        url=path.as_uri(),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        state_dict_adapter=None,
+    )

@@ -11,13 +11,14 @@ Needs ``pip install modelver[serve]``; importing this package does not import Ra
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from modelver.errors import ModelverError
 
 from ._catalog import Model, Version, discover
 
-__all__ = ["Model", "Version", "deploy", "discover", "import_ray", "INSTALL_HINT"]
+__all__ = ["INSTALL_HINT", "Model", "Version", "deploy", "discover", "import_ray"]
 
 INSTALL_HINT = "pip install 'modelver[serve]'"
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from modelver.errors import BundleError
 
@@ -90,7 +91,9 @@ def version_name(weights_label: str) -> str:
 def _bundle_version(path: Path, manifest: Mapping[str, Any], number: int | None = None) -> Version:
     meta = manifest["meta"]
     model = str(meta.get("name") or manifest.get("name") or path.name)
-    return Version(model, version_name(str(meta.get("weights", path.name))), str(path), manifest["format"], meta, number)
+    return Version(
+        model, version_name(str(meta.get("weights", path.name))), str(path), manifest["format"], meta, number
+    )
 
 
 def _triton_versions(directory: Path) -> list[Version]:
@@ -142,7 +145,9 @@ def _versions_at(path: Path, trust_code: bool) -> list[Version]:
         return _triton_versions(path)
     if (path / MANIFEST).is_file():
         return [_bundle_version(path, read_manifest(path))]
-    inner = [p for p in sorted(path.iterdir()) if p.is_dir() and ((p / VERSIONS_FILE).is_file() or (p / MANIFEST).is_file())]
+    inner = [
+        p for p in sorted(path.iterdir()) if p.is_dir() and ((p / VERSIONS_FILE).is_file() or (p / MANIFEST).is_file())
+    ]
     if not inner:
         raise BundleError(f"{path} holds no bundle (no {MANIFEST} in it or in its folders).")
     return [version for p in inner for version in _versions_at(p, trust_code)]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ray import serve
 from ray.exceptions import RayActorError
@@ -28,7 +29,7 @@ from ._catalog import Model
 from .predict import parse_predict, predict, top_k
 from .protocol import ProtocolError, error_body, infer_response, model_metadata, parse_infer, version_metadata
 
-__all__ = ["build_app", "APP_NAME"]
+__all__ = ["APP_NAME", "build_app"]
 
 APP_NAME = "modelver"
 _MODEL_ROUTE = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(?:/(ready|infer|predict))?/?$")
