@@ -72,10 +72,20 @@ def export(result: dict[str, Any]) -> str:
     return rows_to_md(["model", "format", "export", "parity check", "CPU time (both)", "size"], rows)
 
 
+def serve(result: dict[str, Any]) -> str:
+    rows = []
+    for kind, configs in result["results"].items():
+        base = configs["in process"]["requests_per_s"]
+        for where, r in configs.items():
+            rate = r["requests_per_s"]
+            rows.append([kind, where, f"{rate:.1f}", f"{rate / base:.2f}x", f"{r['p50_ms']:.1f} ms", f"{r['p99_ms']:.1f} ms"])
+    return rows_to_md(["request", "where", "requests/s", "x in process", "p50", "p99"], rows)
+
+
 def main() -> None:
     variants = sorted(path.stem for path in RESULTS.glob("bundles_*.json"))  # other devices / thread counts
     renders = [("build", build), ("import", imports), ("bundles", bundles), *((v, bundles) for v in variants)]
-    for name, render in [*renders, ("export", export)]:
+    for name, render in [*renders, ("export", export), ("serve", serve)]:
         result = load(name)
         if result is None:
             print(f"<!-- {name}: no results yet (make bench) -->\n")
