@@ -26,11 +26,10 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 from _common import save, table
 
@@ -49,7 +48,7 @@ def summarise(latencies: list[float], seconds: float) -> dict[str, float]:
         "requests": len(ordered),
         "requests_per_s": len(ordered) / seconds,
         "p50_ms": 1000 * statistics.median(ordered),
-        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
     }
 
 
@@ -98,12 +97,12 @@ def main() -> None:
     warmup = 3
 
     import ray
-    from ray import serve
-
-    from modelver.predict import sample_image
     from modelver_export import export_model
     from modelver_export.runtime import decode_image, load
     from modelver_export.serve import deploy
+    from ray import serve
+
+    from modelver.predict import sample_image
 
     work = Path(tempfile.mkdtemp(prefix="bench-serve"))
     try:
