@@ -126,7 +126,7 @@ def main() -> None:
         print("in process: done", flush=True)
 
         temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-        ray.init(num_cpus=args.cpus, _temp_dir=temp, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=args.cpus, _temp_dir=temp, include_dashboard=False, log_to_driver=False)
         try:
             port = _free_port()
             for replicas in (1, 2):

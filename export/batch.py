@@ -50,7 +50,11 @@ class BatchSummary:
 
 
 def expand_inputs(inputs: Sequence[str], task: str) -> tuple[list[dict[str, str]], list[str]]:
-    """Command-line inputs → one item per image or text line, and a line for each input skipped."""
+    """Command-line inputs → one item per image or text line, and a line for each input skipped.
+
+    Each item is ``{"input": as given, "path": absolute path of an image, "" for a text}``: Ray's workers
+    need not share the caller's working directory.
+    """
     items: list[dict[str, str]] = []
     skipped: list[str] = []
     for given in inputs:
@@ -60,9 +64,9 @@ def expand_inputs(inputs: Sequence[str], task: str) -> tuple[list[dict[str, str]
                 found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
                 if not found:
                     skipped.append(f"{given}: a folder with no image files ({', '.join(IMAGE_SUFFIXES)})")
-                items += [{"input": str(p)} for p in found]
+                items += [{"input": str(p), "path": str(p.resolve())} for p in found]
             elif path.is_file():
-                items.append({"input": str(path)})
+                items.append({"input": str(path), "path": str(path.resolve())})
             else:
                 skipped.append(f"{given}: no such file or folder")
             continue
@@ -74,7 +78,7 @@ def expand_inputs(inputs: Sequence[str], task: str) -> tuple[list[dict[str, str]
         except (OSError, UnicodeDecodeError) as exc:
             skipped.append(f"{given}: cannot be read as UTF-8 text ({type(exc).__name__})")
             continue
-        items += [{"input": line.strip()} for line in lines if line.strip()]
+        items += [{"input": line.strip(), "path": ""} for line in lines if line.strip()]
     return items, skipped
 
 
@@ -111,9 +115,9 @@ class Predictor:
         # Results travel as JSON text (one string column): every block has the same schema,
         # whether its inputs were classified, embedded or skipped.
         results, errors = [], []
-        for item in batch["input"]:
+        for item, path in zip(batch["input"], batch["path"]):
             try:
-                results.append(json.dumps(self._one(str(item))))
+                results.append(json.dumps(self._one(str(path) or str(item))))
                 errors.append("")
             except BundleError as exc:
                 results.append("")

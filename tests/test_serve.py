@@ -70,7 +70,7 @@ def ray_instance() -> Iterator[Any]:
     if ray.is_initialized():
         pytest.fail("Ray is already running in this process; these tests start and stop their own instance.")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are length-limited
-    ray.init(num_cpus=2, _temp_dir=temp, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, _temp_dir=temp, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:

@@ -34,15 +34,22 @@ def import_ray() -> Any:
 
 
 def connect(address: str | None, **init_options: Any) -> Any:
-    """Ray, connected: to ``address`` (an existing cluster, ``ray://`` or ``HOST:PORT``), else to a local instance
-    (the one already running in this process, or a new one)."""
+    """Ray, connected: to ``address`` (an existing cluster, ``ray://`` or ``HOST:PORT``), else to the instance
+    already running in this process, else a new local instance of its own (never a cluster that happens to run
+    on this machine)."""
     ray = import_ray()
     if not ray.is_initialized():
         try:
-            ray.init(address=address, **init_options)
+            ray.init(address=address or "local", **init_options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise ModelverError(f"Cannot connect to {where}: {str(exc).splitlines()[0]}") from None
+            hint = (
+                " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token in "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN)"
+                if address
+                else ""
+            )
+            raise ModelverError(f"Cannot connect to {where}: {str(exc).splitlines()[0]}{hint}") from None
     return ray
 
 

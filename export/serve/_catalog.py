@@ -11,8 +11,6 @@ answers to its number too.
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,12 @@ from typing import Any
 from modelver.errors import BundleError
 
 from .._bundle import MANIFEST, read_manifest
+from ..triton_repo import VERSIONS_FILE, read_versions, version_name
 
 __all__ = ["CODE_FORMATS", "VERSIONS_FILE", "Model", "Version", "discover", "version_name"]
 
 #: Formats whose model file carries code (TorchScript, torch.export programs): served only when trusted.
 CODE_FORMATS = ("torchscript", "pt2")
-#: A Triton model directory's map of version numbers to weights entries.
-VERSIONS_FILE = "versions.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +76,6 @@ class Model:
         return [str(v.number) if v.number is not None else v.name for v in self.versions.values()]
 
 
-def version_name(weights_label: str) -> str:
-    """``EfficientNet_Lite0_Weights.IMAGENET1K_V1`` → ``IMAGENET1K_V1``; ``Weights(url='.../ft-3.pth')`` → ``ft-3``."""
-    custom = re.fullmatch(r"Weights\(url=['\"](.*)['\"]\)", weights_label)
-    if custom:
-        stem = custom.group(1).rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        return stem.split(".")[0] or weights_label
-    return weights_label.rsplit(".", 1)[-1] if "." in weights_label else weights_label
-
-
 def _bundle_version(path: Path, manifest: Mapping[str, Any], number: int | None = None) -> Version:
     meta = manifest["meta"]
     model = str(meta.get("name") or manifest.get("name") or path.name)
@@ -98,18 +86,14 @@ def _bundle_version(path: Path, manifest: Mapping[str, Any], number: int | None 
 
 def _triton_versions(directory: Path) -> list[Version]:
     """Every numbered version of a Triton model directory written by ``--format triton``."""
-    where = directory / VERSIONS_FILE
-    try:
-        table = json.loads(where.read_text(encoding="utf-8"))
-        entries = table["versions"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise BundleError(f"{where} is not a modelver version map ({exc}); re-export the repository.") from None
     versions = []
-    for number, entry in sorted(entries.items(), key=lambda item: int(item[0]) if item[0].isdigit() else -1):
-        if not number.isdigit() or not (directory / number).is_dir():
-            raise BundleError(f"{where} lists version {number!r}, which is not a folder of {directory}.")
-        manifest = read_manifest(directory / number)
-        version = _bundle_version(directory / number, manifest, int(number))
+    entries = read_versions(directory)["versions"]
+    for number in sorted(entries, key=int):
+        if not (directory / number).is_dir():
+            raise BundleError(
+                f"{directory / VERSIONS_FILE} lists version {number}, which is not a folder of {directory}."
+            )
+        version = _bundle_version(directory / number, read_manifest(directory / number), int(number))
         versions.append(dataclasses.replace(version, model=directory.name))
     return versions
 
@@ -158,7 +142,7 @@ def discover(paths: Iterable[str | Path], *, trust_code: bool = False) -> dict[s
     default, except for Triton repositories, where the highest number is (as Triton serves it)."""
     models: dict[str, Model] = {}
     for given in paths:
-        for version in _versions_at(Path(given), trust_code):
+        for version in _versions_at(Path(given).resolve(), trust_code):  # replicas have their own working dir
             if version.format in CODE_FORMATS and not trust_code:
                 _refuse_code(version.path, version.format)
             model = models.setdefault(version.model, Model(version.model))
