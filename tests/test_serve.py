@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -148,7 +149,9 @@ def test_code_carrying_bundles_need_the_trust_flag(tmp_path: Path, capsys: pytes
     from modelver.cli import main
 
     path = tmp_path / "model.pt"
-    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with warnings.catch_warnings():  # TorchScript is deprecated, and still what this file is
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
     assert main(["serve", str(path)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--trust-code" in err and str(path) in err
