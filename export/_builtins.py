@@ -49,7 +49,9 @@ FORMATS = (
         sniff=is_onnx,
         needs="onnx",
         layout="triton/{name}",
-        description="a Triton Inference Server model repository serving the ONNX model (onnxruntime backend)",
+        description="a Triton Inference Server model repository serving the ONNX model (onnxruntime backend), "
+        "one numbered version per weights entry",
+        versioned=True,
     ),
 )
 

@@ -6,13 +6,14 @@ import dataclasses
 import datetime
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from modelver.errors import BundleError
 
-from . import registry
+from . import registry, triton_repo
 from ._bundle import BUNDLE_VERSION, MANIFEST, file_entry, write_manifest
 from .formats import check_opset
 
@@ -28,6 +29,7 @@ class BundleResult:
     size: int
     seconds: float
     parity: dict[str, Any]
+    version: int | None = None  #: the number of a versioned format's bundle (Triton)
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -82,6 +84,22 @@ def build_meta(name: str, weights: Any, label: str, task: Any) -> dict[str, Any]
     return _jsonable(meta)
 
 
+_CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin")
+
+
+def _checkpoint_entry(builder: Callable[..., Any], path: Path) -> Any:
+    """A checkpoint file fine-tuned from the builder's DEFAULT entry: that entry's meta and transforms, this file."""
+    from modelver import get_model_weights
+    from modelver._weights import Weights
+
+    from ._bundle import sha256_file
+
+    default = get_model_weights(builder).DEFAULT.value
+    return Weights(
+        url=path.resolve().as_uri(), transforms=default.transforms, meta=dict(default.meta), sha256=sha256_file(path)
+    )
+
+
 def _resolve(name: str, weights: Any) -> tuple[Callable[..., Any], Any, str]:
     from modelver import get_model_builder, get_model_weights
     from modelver._weights import Weights, weights_label
@@ -89,6 +107,8 @@ def _resolve(name: str, weights: Any) -> tuple[Callable[..., Any], Any, str]:
     builder = get_model_builder(name)
     if isinstance(weights, Weights):  # a custom entry works for builders without an enum of their own too
         entry = weights
+    elif isinstance(weights, (str, Path)) and Path(weights).suffix in _CHECKPOINT_SUFFIXES and Path(weights).is_file():
+        entry = _checkpoint_entry(builder, Path(weights))
     else:
         entry = get_model_weights(builder).verify(weights if weights is not None else "DEFAULT")
     if entry is None:
@@ -111,7 +131,9 @@ def export_model(
 
     Args:
         name: a registered builder (``modelver list``).
-        weights: an entry of its enum, or a name like ``"DEFAULT"``.
+        weights: an entry of its enum, a name like ``"DEFAULT"``, a custom ``Weights``, a checkpoint
+            file fine-tuned from the DEFAULT entry (same categories), or several of them (a list, or
+            names separated by commas): one numbered version each in a versioned format (Triton).
         formats: registered formats (``torchscript``, ``onnx``, ``pt2``, ``triton``, ...; a
             list or a comma-separated string), or ``"all"``.
         out: the output directory (default ``bundles/NAME``); each format gets its own
@@ -125,6 +147,10 @@ def export_model(
     """
     say = progress or (lambda _line: None)
     parse_formats(formats)  # a typo fails before anything is imported or built
+    entries = _weights_list(weights)
+    if len(entries) > 1:
+        return _export_versions(name, entries, formats, out, opset, check, model, progress)
+    weights = entries[0]
     options: dict[str, Any] = {}
     if opset is not None:
         options["opset"] = check_opset(int(opset))
@@ -142,6 +168,17 @@ def export_model(
     exporter_class = registry.get_task(task_name).exporter_class()
     exporter_class.check_options(chosen, options)
     out_dir = Path(out) if out is not None else Path("bundles") / name
+    results = []
+    for fmt in [f for f in chosen if f.versioned]:  # already a version there: nothing to build for it
+        present = triton_repo.find_version(fmt.directory(out_dir, name), label, entry.sha256 or None)
+        if present is not None:
+            say(f"==> {fmt.name}: {label} is already version {present.number} of {present.path.parent}; left as it is")
+            results.append(
+                BundleResult(fmt.name, present.path.parent, present.size, 0.0, present.parity, present.number)
+            )
+            chosen.remove(fmt)
+    if not chosen:
+        return results
 
     start = time.perf_counter()
     if model is None:
@@ -159,15 +196,24 @@ def export_model(
     from . import runtime
     from .parity import check_bundle, failure_summary
 
-    results = []
     for fmt in chosen:
         directory = fmt.directory(out_dir, name)
-        if directory.exists():
+        target, staging = directory, None
+        if fmt.versioned:  # written and checked as version 1 of a staging directory, then added as the next number
+            triton_repo.check_compatible(target, meta, label)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+            directory = staging / name
+        elif directory.exists():
             if not (directory / MANIFEST).is_file() and any(directory.iterdir()):
                 raise BundleError(f"{directory} exists and is not a bundle; choose another --out or empty it.")
             shutil.rmtree(directory)  # an earlier bundle of this format: replaced
         directory.mkdir(parents=True)
-        say(f"==> {fmt.name}: exporting to {directory}")
+        say(
+            f"==> {fmt.name}: exporting to {directory}"
+            if staging is None
+            else f"==> {fmt.name}: exporting the next version of {target}"
+        )
         began = time.perf_counter()
         written = fmt.write(task, meta, directory, options)
         for filename, data in task.bundle_files().items():
@@ -194,7 +240,8 @@ def export_model(
         }
         write_manifest(directory, manifest)
         size = sum(entry["size"] for entry in manifest["files"].values())
-        say(f"    {fmt.name}: {directory / written.model_file} ({size / 2**20:.1f} MiB) in {seconds:.1f} s")
+        shown = directory / written.model_file if staging is None else "staged"
+        say(f"    {fmt.name}: {shown} ({size / 2**20:.1f} MiB) in {seconds:.1f} s")
         if check:
             # the deployed path: manifest sha256, meta digest, the runtime; the code it runs is what we just wrote
             bundle = runtime.load(directory, trust_code=True)
@@ -211,7 +258,68 @@ def export_model(
                     f"The {fmt.name} bundle of {name} differs from eager: {failure_summary(report)}. "
                     f"The report is in {directory / 'bundle.json'}; --no-check skips the check."
                 )
-        results.append(BundleResult(fmt.name, directory, size, seconds, manifest["parity"]))
+        number = None
+        if staging is not None:
+            try:
+                number, _ = triton_repo.add_version(target, directory)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            say(f"    {fmt.name}: version {number} of {target}")
+        results.append(BundleResult(fmt.name, target, size, seconds, manifest["parity"], number))
+    return results
+
+
+def _weights_list(weights: Any) -> list[Any]:
+    if isinstance(weights, str) and "," in weights:
+        names = [w.strip() for w in weights.split(",") if w.strip()]
+        if not names:
+            raise BundleError(f"--weights {weights!r} names no weights entry.")
+        return names
+    if isinstance(weights, (list, tuple)):
+        if not weights:
+            raise BundleError("No weights entry given.")
+        return list(weights)
+    return [weights]
+
+
+def _export_versions(
+    name: str,
+    entries: list[Any],
+    formats: str | Sequence[str],
+    out: str | Path | None,
+    opset: int | None,
+    check: bool,
+    model: Any,
+    progress: Callable[[str], None] | None,
+) -> list[BundleResult]:
+    """Several weights entries: one numbered version each, in formats that hold versions (Triton)."""
+    if model is not None:
+        raise BundleError("model= is one built model: export several weights entries without it.")
+    chosen = [registry.get_format(f) for f in parse_formats(formats)]
+    flat = [f.name for f in chosen if not f.versioned]
+    if flat:
+        versioned = ", ".join(f.name for f in registry.formats() if f.versioned)
+        raise BundleError(
+            f"Several weights entries are numbered versions of one model, which {', '.join(flat)} bundles do not "
+            f"hold; export them to {versioned}, or one entry at a time, each to its own --out."
+        )
+    resolved = [_resolve(name, w) for w in entries]
+    labels = [label for _, _, label in resolved]
+    if len(set(labels)) < len(labels):
+        raise BundleError(f"--weights names the same entry twice: {', '.join(labels)}.")
+    first = resolved[0][1].meta
+    for _, entry, label in resolved[1:]:  # before anything is built: what cannot share one Triton config
+        for key in ("task", "categories"):
+            if entry.meta.get(key) != first.get(key):
+                raise BundleError(
+                    f"{label} and {labels[0]} have different {key}: they cannot be versions of one Triton model "
+                    "(one config, one labels.txt); export them to different --out directories."
+                )
+    results = []
+    for _, entry, _ in resolved:
+        results += export_model(
+            name, weights=entry, formats=formats, out=out, opset=opset, check=check, progress=progress
+        )
     return results
 
 
@@ -227,7 +335,7 @@ def summary_table(results: Sequence[BundleResult]) -> str:
                 f"{r.seconds:.1f} s",
                 f"{check:.1f} s" if check is not None else "-",
                 f"{diff:.1e}" if diff is not None else "not checked",
-                str(r.path),
+                str(r.path) + (f" (version {r.version})" if r.version is not None else ""),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -49,6 +49,10 @@ class Format:
             requires ``trust_code=True`` (``modelver run --trust``).
         layout: the bundle directory under ``--out``; ``{format}`` and ``{name}`` (the builder) are filled in.
         description: one line for ``--help`` and the README.
+        versioned: the bundle directory holds numbered versions (``N/``, ``versions.json``; see
+            :mod:`modelver_export.triton_repo`): each export of another weights entry is written as
+            version ``1`` of a staging directory, checked there, then added as the next number;
+            an existing version is never rewritten. ``model_file`` is the staged one (``1/...``).
     """
 
     name: str
@@ -60,6 +64,7 @@ class Format:
     carries_code: bool = False
     layout: str = "{format}"
     description: str = ""
+    versioned: bool = False
 
     def __post_init__(self) -> None:
         if self.needs not in CAPABILITIES:

@@ -85,10 +85,10 @@ def expand_inputs(inputs: Sequence[str], task: str) -> tuple[list[dict[str, str]
 class Predictor:
     """The ``map_batches`` callable: holds one loaded bundle per Ray Data worker."""
 
-    def __init__(self, path: str, topk: int = 5, threads: int | None = None) -> None:
+    def __init__(self, path: str, topk: int = 5, load_options: dict[str, Any] | None = None) -> None:
         from .runtime import load
 
-        self.bundle = load(path, threads=threads)
+        self.bundle = load(path, **(load_options or {}))
         self.topk = topk
         self.task = self.bundle.meta.get("task")
 
@@ -158,10 +158,10 @@ class _Writer:
             self.tmp.unlink(missing_ok=True)
 
 
-def _bundle_version(bundle: str, version: str | None, trust_code: bool) -> Any:
+def _bundle_version(bundle: str, version: str | None, load_options: dict[str, Any]) -> Any:
     from .serve import discover
 
-    models = discover([bundle], trust_code=trust_code)
+    models = discover([bundle], load_options)
     if len(models) != 1:
         raise ModelverError(f"{bundle} holds several models ({', '.join(models)}); give one of them.")
     (model,) = models.values()
@@ -182,6 +182,7 @@ def run_batch(
     topk: int = 5,
     version: str | None = None,
     threads: int | None = None,
+    engine: str = "onnxruntime",
     cpus_per_worker: float = 1.0,
     trust_code: bool = False,
 ) -> BatchSummary:
@@ -200,7 +201,8 @@ def run_batch(
         raise ModelverError(f"--out {out}: name a .jsonl (JSON lines) or .parquet file.")
     if concurrency < 1 or batch_size < 1 or topk < 1:
         raise ModelverError("--concurrency, --batch-size and --topk must be at least 1.")
-    chosen = _bundle_version(bundle, version, trust_code)
+    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code}
+    chosen = _bundle_version(bundle, version, load_options)
     task = str(chosen.meta.get("task"))
     if task not in _IMAGE_TASKS + _TEXT_TASKS:
         raise ModelverError(f"`modelver batch` runs image and text bundles; {bundle} is a {task!r} bundle.")
@@ -221,7 +223,7 @@ def run_batch(
     context.enable_progress_bars = False  # one bar of our own, in inputs
     dataset = ray.data.from_items(items).map_batches(
         Predictor,
-        fn_constructor_kwargs={"path": chosen.path, "topk": topk, "threads": threads},
+        fn_constructor_kwargs={"path": chosen.path, "topk": topk, "load_options": load_options},
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_cpus=cpus_per_worker,

@@ -20,7 +20,12 @@ from ._run_args import add_run_arguments
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="a registered builder (modelver list)")
-    p.add_argument("--weights", default="DEFAULT", help="weights entry name (default: DEFAULT)")
+    p.add_argument(
+        "--weights",
+        default="DEFAULT",
+        help="weights entry name or a checkpoint fine-tuned from DEFAULT (.pth/.safetensors); several, "
+        "comma-separated, become numbered versions of one Triton model (default: DEFAULT)",
+    )
     p.add_argument(
         "--format",
         default="onnx",

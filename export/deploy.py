@@ -29,7 +29,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-models-per-replica", type=_positive, default=4, help="versions each replica keeps loaded")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per loaded version")
     p.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs Ray reserves per replica (default 1)")
-    p.add_argument("--trust-code", action="store_true", help="also serve TorchScript / .pt2 bundles (they carry code)")
+    p.add_argument("--engine", default="onnxruntime", help="ONNX: the inference engine (default onnxruntime)")
+    p.add_argument("--trust", action="store_true", help="also serve TorchScript / .pt2 bundles (they run code)")
     p.add_argument(
         "--detach", action="store_true", help="deploy and exit, leaving the application running (with --address)"
     )
@@ -49,9 +50,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         host=args.host,
         address=args.address,
-        trust_code=args.trust_code,
+        trust_code=args.trust,
         max_models_per_replica=args.max_models_per_replica,
         threads=args.threads,
+        engine=args.engine,
         cpus_per_replica=args.cpus_per_replica,
     )
     for model in models.values():
@@ -88,7 +90,8 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", default=None, help="Triton model directory: the version number (default highest)")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per worker")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs Ray reserves per worker (default 1)")
-    p.add_argument("--trust-code", action="store_true", help="also run TorchScript / .pt2 bundles (they carry code)")
+    p.add_argument("--engine", default="onnxruntime", help="ONNX: the inference engine (default onnxruntime)")
+    p.add_argument("--trust", action="store_true", help="also run TorchScript / .pt2 bundles (they run code)")
     p.set_defaults(func=cmd_batch)
 
 
@@ -105,8 +108,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         topk=args.topk,
         version=args.version,
         threads=args.threads,
+        engine=args.engine,
         cpus_per_worker=args.cpus_per_worker,
-        trust_code=args.trust_code,
+        trust_code=args.trust,
     )
     skipped = f", {len(summary.skipped)} input(s) skipped" if summary.skipped else ""
     print(f"{summary.rows} row(s) of version {summary.version} in {summary.out} ({summary.seconds:.1f} s{skipped})")

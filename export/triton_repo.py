@@ -17,6 +17,7 @@ Pure Python (json, shutil, filelock): ``modelver serve`` reads ``versions.json``
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -30,7 +31,15 @@ from modelver.errors import BundleError
 
 from ._bundle import file_entry, read_manifest, sha256_file, write_manifest
 
-__all__ = ["VERSIONS_FILE", "add_version", "check_compatible", "read_versions", "version_name"]
+__all__ = [
+    "VERSIONS_FILE",
+    "Present",
+    "add_version",
+    "check_compatible",
+    "find_version",
+    "read_versions",
+    "version_name",
+]
 
 VERSIONS_FILE = "versions.json"
 MODEL_FILE = "model.onnx"
@@ -96,6 +105,29 @@ def check_compatible(model_dir: Path, meta: Mapping[str, Any], what: str) -> Non
 
 def _same_weights(entry: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
     return entry.get("weights") == meta.get("weights") and entry.get("source_sha256") == meta.get("source_sha256")
+
+
+@dataclasses.dataclass
+class Present:
+    """A version already in a model directory: its number, folder, size in bytes and parity report."""
+
+    number: int
+    path: Path
+    size: int
+    parity: dict[str, Any]
+
+
+def find_version(model_dir: Path, weights_label: str, source_sha256: str | None) -> Present | None:
+    """The version of ``model_dir`` exported from this weights entry (label and file sha256), if there is one."""
+    if not (model_dir / VERSIONS_FILE).is_file():
+        return None
+    wanted = {"weights": weights_label, "source_sha256": source_sha256}
+    for number, entry in read_versions(model_dir)["versions"].items():
+        if _same_weights(entry, wanted):
+            manifest = read_manifest(model_dir / number)
+            size = sum(f["size"] for f in manifest["files"].values())
+            return Present(int(number), model_dir / number, size, manifest.get("parity") or {})
+    return None
 
 
 def _replace_text(path: Path, text: str) -> None:

@@ -126,3 +126,7 @@ def seed_hf_cache(home: Path, repo: str, revision: str, files: dict[str, bytes],
     (repo_dir / "refs").mkdir(exist_ok=True)
     (repo_dir / "refs" / branch).write_text(revision)
     return snapshot
+
+
+# Session fixtures that live with their helpers (imported last: export_helpers imports this module).
+from export_helpers import lite0_repo  # noqa: F401

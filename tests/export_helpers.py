@@ -13,7 +13,7 @@ from conftest import subprocess_env
 
 from modelver.errors import BundleError
 
-__all__ = ["PARITY_TESTED", "blocked_python", "finetuned_lite0", "one_line", "parity_cases", "refusal"]
+__all__ = ["PARITY_TESTED", "blocked_python", "finetuned_lite0", "lite0_repo", "one_line", "parity_cases", "refusal"]
 
 #: (builder, format) pairs that some export test checks for parity; filled by parity_cases
 PARITY_TESTED: set[tuple[str, str]] = set()
@@ -67,12 +67,9 @@ def refusal(call: Callable[[], object], *fragments: str) -> tuple[bool, str]:
     return False, "no BundleError raised"
 
 
-def finetuned_lite0(directory: Path, seed: int = 1) -> Any:
-    """A user's own EfficientNet-Lite0 entry: the real weights with a retrained (here: perturbed) classifier,
-    saved as ``lite0-finetuned.pth`` and described by a custom ``Weights`` (same categories and transforms)."""
-    import dataclasses
-    import hashlib
-
+def finetuned_lite0(directory: Path, seed: int = 1, name: str = "lite0-finetuned") -> Path:
+    """A user's own EfficientNet-Lite0 checkpoint: the real weights with a retrained (here: perturbed) classifier,
+    saved as ``NAME.pth`` in the model's own key names (what ``torch.save(model.state_dict())`` writes)."""
     import torch
 
     from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
@@ -80,11 +77,22 @@ def finetuned_lite0(directory: Path, seed: int = 1) -> Any:
     state = efficientnet_lite0(weights=EfficientNet_Lite0_Weights.DEFAULT).state_dict()
     noise = torch.randn(state["classifier.weight"].shape, generator=torch.Generator().manual_seed(seed))
     state["classifier.weight"] = state["classifier.weight"] + 0.02 * noise
-    path = directory / "lite0-finetuned.pth"
+    path = directory / f"{name}.pth"
     torch.save(state, path)
-    return dataclasses.replace(
-        EfficientNet_Lite0_Weights.DEFAULT.value,
-        url=path.as_uri(),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        state_dict_adapter=None,
-    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def lite0_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Triton model repository with two versions of EfficientNet-Lite0, made once per session the way a user
+    makes it: ``modelver export efficientnet_lite0 --weights IMAGENET1K_V1,lite0-finetuned.pth --format triton``
+    (version 1: the real weights; version 2: a fine-tuned checkpoint), parity-checked. Tests that change
+    it work on a copy."""
+    from modelver.cli import main
+
+    out = tmp_path_factory.mktemp("lite0-versions")
+    checkpoint = finetuned_lite0(out)
+    code = main(["export", "efficientnet_lite0", "--weights", f"IMAGENET1K_V1,{checkpoint}", "--format", "triton",
+                 "--out", str(out)])
+    assert code == 0
+    return out / "triton"

@@ -1,9 +1,10 @@
 """Serving and batch runs on a real local Ray: two EfficientNet-Lite0 versions behind Ray Serve, and Ray Data.
 
 One Ray instance for the module (``ray.init(num_cpus=2)`` with its own temporary folder,
-stopped at the end); the service runs 2 replicas of the model deployment. Versions: the
-real weights (``IMAGENET1K_V1``) and a user's fine-tuned entry (``lite0-finetuned``), each
-an ONNX bundle. Every answer is compared with ``modelver_export.runtime`` in this process.
+stopped at the end); the service runs 2 replicas of the model deployment. What it serves is
+the Triton model repository ``modelver export --weights IMAGENET1K_V1,lite0-finetuned.pth
+--format triton`` writes: version 1 the real weights, version 2 a user's fine-tuned
+checkpoint. Every answer is compared with ``modelver_export.runtime`` in this process.
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import subprocess_env
-from export_helpers import finetuned_lite0
-from modelver_export import export_model
-from modelver_export.runtime import format_prediction, load
+from modelver_export.runtime import load
 
-from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights
 from modelver.predict import sample_image
 
 ray = pytest.importorskip("ray", reason="modelver[serve] is not installed")
@@ -37,17 +35,14 @@ ray = pytest.importorskip("ray", reason="modelver[serve] is not installed")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydantic v1-style fields inside Ray Serve
 
 MODEL = "efficientnet_lite0"
-REAL, TUNED = "IMAGENET1K_V1", "lite0-finetuned"
+REAL, TUNED = "IMAGENET1K_V1", "lite0-finetuned"  # versions 1 and 2
+NUMBER = {REAL: "1", TUNED: "2"}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("serve-bundles")
-    paths = {}
-    for name, weights in ((REAL, EfficientNet_Lite0_Weights.DEFAULT), (TUNED, finetuned_lite0(out))):
-        (result,) = export_model(MODEL, weights=weights, formats="onnx", out=out / name, check=False, progress=None)
-        paths[name] = result.path
-    return paths
+def bundles(lite0_repo: Path) -> dict[str, Path]:
+    """Version name → its folder in the repository (each folder is a bundle of its own)."""
+    return {REAL: lite0_repo / MODEL / "1", TUNED: lite0_repo / MODEL / "2"}
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +84,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(ray_instance: Any, bundles: dict[str, Path]) -> str:
+def service(ray_instance: Any, lite0_repo: Path) -> str:
     from modelver_export.serve import deploy
 
-    url, models = deploy([bundles[REAL], bundles[TUNED]], replicas=2, port=_free_port(), cpus_per_replica=0.5)
+    url, models = deploy([lite0_repo], replicas=2, port=_free_port(), cpus_per_replica=0.5)
     assert list(models[MODEL].versions) == [REAL, TUNED]
     return url
 
@@ -154,7 +149,7 @@ def test_code_carrying_bundles_need_the_trust_flag(tmp_path: Path, capsys: pytes
         torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
     assert main(["serve", str(path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--trust-code" in err and str(path) in err
+    assert len(err.splitlines()) == 1 and "--trust" in err and str(path) in err
     assert main(["batch", str(path), str(tmp_path), "--out", str(tmp_path / "rows.csv")]) == 1
     assert ".jsonl" in capsys.readouterr().err  # the output name is checked before anything runs
     assert not ray.is_initialized()
@@ -165,30 +160,33 @@ def test_metadata_lists_both_versions(service: str, local: dict[str, Any]) -> No
     assert call(f"{service}/v2/health/ready") == (200, {"ready": True})
     status, meta = call(f"{service}/v2/models/{MODEL}")
     assert status == 200
-    assert (meta["name"], meta["versions"], meta["default_version"]) == (MODEL, [REAL, TUNED], REAL)
+    assert (meta["name"], meta["versions"], meta["default_version"]) == (MODEL, ["1", "2"], "2")  # as Triton: highest
     assert meta["inputs"] == [{"name": "images", "datatype": "UINT8", "shape": [-1, 3, -1, -1]}]
     assert meta["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 1000]}]
     for name in (REAL, TUNED):
-        status, version = call(f"{service}/v2/models/{MODEL}/versions/{name}")
-        assert (status, version["version"], version["weights"]) == (200, name, local[name].meta["weights"])
+        for ref in (name, NUMBER[name]):  # a version answers to its weights entry's name and to its number
+            status, version = call(f"{service}/v2/models/{MODEL}/versions/{ref}")
+            assert status == 200
+            assert (version["version"], version["weights_name"]) == (NUMBER[name], name)
+            assert version["weights"] == local[name].meta["weights"]
 
 
 def test_each_request_is_answered_by_its_version(service: str, local: dict[str, Any], photos: Path) -> None:
     images = random_images(0)
     expected = {name: bundle.run(images)["probabilities"] for name, bundle in local.items()}
     assert not np.allclose(expected[REAL], expected[TUNED], atol=1e-4)  # the two versions really differ
-    for name in (REAL, TUNED, REAL):  # back to the first: routed again, not cached in the wrong place
-        status, answer = call(f"{service}/v2/models/{MODEL}/versions/{name}/infer", infer_body(images, id="r1"))
-        assert (status, answer["model_version"], answer["id"]) == (200, name, "r1")
+    for name, ref in ((REAL, REAL), (TUNED, "2"), (REAL, "1"), (TUNED, TUNED)):  # by name and by number, back and forth
+        status, answer = call(f"{service}/v2/models/{MODEL}/versions/{ref}/infer", infer_body(images, id="r1"))
+        assert (status, answer["model_version"], answer["id"]) == (200, NUMBER[name], "r1")
         np.testing.assert_array_equal(probabilities(answer), expected[name])
-    status, answer = call(f"{service}/v2/models/{MODEL}/infer", infer_body(images))  # no version: the default
-    assert (status, answer["model_version"]) == (200, REAL)
-    np.testing.assert_array_equal(probabilities(answer), expected[REAL])
+    status, answer = call(f"{service}/v2/models/{MODEL}/infer", infer_body(images))  # no version: the highest
+    assert (status, answer["model_version"]) == (200, "2")
+    np.testing.assert_array_equal(probabilities(answer), expected[TUNED])
 
     jpeg = (photos / "cat.jpg").read_bytes()
     for name in (REAL, TUNED):
         status, answer = call(f"{service}/v2/models/{MODEL}/versions/{name}/predict?topk=3", jpeg, "image/jpeg")
-        assert status == 200 and answer["model_version"] == name
+        assert status == 200 and answer["model_version"] == NUMBER[name]
         top = local[name].predict_image(photos / "cat.jpg", 3)
         assert [(p["label"], p["probability"]) for p in answer["predictions"]] == top
 
@@ -196,7 +194,8 @@ def test_each_request_is_answered_by_its_version(service: str, local: dict[str, 
 BAD_REQUESTS = [
     # (route after /v2/models/, body, status, words of the error)
     ("nosuchmodel/infer", None, 404, ["Unknown model 'nosuchmodel'"]),
-    (f"{MODEL}/versions/IMAGENET1K_V9/infer", None, 404, ["Unknown version 'IMAGENET1K_V9'", REAL]),
+    (f"{MODEL}/versions/IMAGENET1K_V9/infer", None, 404, ["Unknown version 'IMAGENET1K_V9'", "['1', '2']"]),
+    (f"{MODEL}/versions/3/infer", None, 404, ["Unknown version '3'"]),
     (f"{MODEL}/infer", b"{not json", 400, ["not JSON"]),
     (f"{MODEL}/infer", b'{"inputs": []}', 400, ["'inputs'"]),
     (f"{MODEL}/infer", "FP32", 400, ["datatype 'FP32'", "UINT8"]),
@@ -240,7 +239,7 @@ def test_bad_requests_get_v2_errors_and_the_service_keeps_serving(
     images = random_images(2, (1, 3, 40, 40))
     got, answer = call(f"{service}/v2/models/{MODEL}/infer", infer_body(images))
     assert got == 200
-    np.testing.assert_array_equal(probabilities(answer), local[REAL].run(images)["probabilities"])
+    np.testing.assert_array_equal(probabilities(answer), local[TUNED].run(images)["probabilities"])
 
 
 def test_wrong_method_is_405(service: str) -> None:
@@ -274,7 +273,7 @@ def test_burst_on_two_replicas_loses_no_request(service: str, local: dict[str, A
         answers = list(pool.map(send, cases))
     assert len(answers) == len(cases)
     for (i, name, images), (got_id, got_version, got) in zip(cases, answers):
-        assert (got_id, got_version) == (i, name)
+        assert (got_id, got_version) == (i, NUMBER[name])
         np.testing.assert_array_equal(got, local[name].run(images)["probabilities"])
 
 
@@ -323,42 +322,39 @@ def test_a_killed_replica_is_replaced_while_requests_keep_succeeding(service: st
 
 
 # --- Ray Data ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+BATCHES = [
+    # (output file, which bundle: a version folder, or the model directory with --version; version in the rows)
+    pytest.param(".jsonl", TUNED, [], TUNED, id="jsonl-version-folder"),
+    pytest.param(".parquet", None, ["--version", "1"], "1", id="parquet-model-directory"),
+]
+
+
+@pytest.mark.parametrize("suffix, folder, options, version", BATCHES)
 def test_batch_rows_equal_modelver_run(
     ray_instance: Any,
+    lite0_repo: Path,
     bundles: dict[str, Path],
     photos: Path,
     tmp_path: Path,
     suffix: str,
+    folder: str | None,
+    options: list[str],
+    version: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from modelver.cli import main
 
+    source = bundles[folder] if folder else lite0_repo / MODEL
+    reference = bundles[folder or REAL]
     out = tmp_path / f"rows{suffix}"
     missing = tmp_path / "missing.jpg"
-    code = main(
-        [
-            "batch",
-            str(bundles[TUNED]),
-            str(photos),
-            str(missing),
-            "--out",
-            str(out),
-            "--concurrency",
-            "2",
-            "--batch-size",
-            "1",
-            "--cpus-per-worker",
-            "0.5",
-            "--topk",
-            "3",
-        ]
-    )
+    argv = ["batch", str(source), str(photos), str(missing), "--out", str(out), *options]
+    code = main([*argv, "--concurrency", "2", "--batch-size", "1", "--cpus-per-worker", "0.5", "--topk", "3"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     skipped = [line for line in captured.err.splitlines() if line.startswith("skipped ")]
     assert len(skipped) == 2 and str(missing) in skipped[0] and "notes.jpg" in skipped[1]
-    assert f"2 row(s) of version {TUNED} in {out}" in captured.out
+    assert f"2 row(s) of version {version} in {out}" in captured.out
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -366,13 +362,14 @@ def test_batch_rows_equal_modelver_run(
     else:
         rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [Path(r["input"]).name for r in rows] == ["cat.jpg", "coffee.png"]  # input order, one row each
-    bundle = load(bundles[TUNED])
+    bundle = load(reference)
     for row in rows:
-        assert row["version"] == TUNED
+        assert row["version"] == version
         assert list(zip(row["labels"], row["probabilities"])) == bundle.predict_image(row["input"], 3)
-        assert main(["run", str(bundles[TUNED]), row["input"], "--topk", "3"]) == 0
-        printed = capsys.readouterr().out.strip()
-        assert printed == format_prediction(bundle, row["input"], list(zip(row["labels"], row["probabilities"])))
+        assert main(["run", str(reference), row["input"], "--topk", "3"]) == 0
+        head, *lines = capsys.readouterr().out.strip().splitlines()
+        assert head.endswith(f"{row['input']}:")
+        assert lines == [f"  {p:7.2%}  {label}" for label, p in zip(row["labels"], row["probabilities"])]
 
 
 def test_batch_skips_everything_unreadable_with_one_error(

@@ -2,7 +2,9 @@
 
 The model is the ONNX bundle's (preprocessing inside), served by Triton's onnxruntime
 backend with dynamic batching. ``bundle.json`` sits in the model directory, which Triton
-ignores.
+ignores. This writer writes version 1 of a staging directory; the exporter adds it to the
+repository as the next number (:mod:`modelver_export.triton_repo`), and the config serves
+every version (``version_policy: all``).
 """
 
 from __future__ import annotations
@@ -68,9 +70,10 @@ def config_pbtxt(task: TaskExporter, name: str, labelled: bool, max_batch_size: 
         return [f"{key} [", *body, "]"]
 
     lines = [
-        f"# modelver bundle of {task.name} ({task.weights_label}); Triton's onnxruntime backend",
+        f"# modelver model of {task.name}, Triton's onnxruntime backend; versions.json maps each version to its weights",
         f"name: {json.dumps(name)}",
         'backend: "onnxruntime"',
+        "version_policy: { all { } }",
         f"max_batch_size: {max_batch_size}",
         *block("input", task.inputs(), lambda _: {}),
         *block("output", task.outputs(), output_options),

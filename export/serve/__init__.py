@@ -63,6 +63,7 @@ def deploy(
     trust_code: bool = False,
     max_models_per_replica: int = 4,
     threads: int | None = None,
+    engine: str = "onnxruntime",
     cpus_per_replica: float = 1.0,
 ) -> tuple[str, dict[str, Model]]:
     """Deploy every version found in ``paths`` as the Serve application ``modelver``; returns (base URL, models).
@@ -74,15 +75,17 @@ def deploy(
         port, host: where Serve's HTTP proxy listens (a cluster-wide Serve setting: set when
             Serve starts on the cluster, kept after).
         address: an existing Ray cluster; None connects to the Ray instance of this process, or starts one.
-        trust_code: also serve TorchScript and ``.pt2`` bundles (their files carry code).
-        threads: intra-op threads of each loaded version (None: onnxruntime's default).
+        trust_code: also serve TorchScript and ``.pt2`` bundles (their files run code when loaded).
+        threads: intra-op threads of each loaded version (None: the engine's default).
+        engine: ONNX bundles: the inference engine ``load`` runs them on (``registry.register_engine``).
         cpus_per_replica: CPUs Ray reserves for each replica.
     """
     if replicas < 1:
         raise ModelverError(f"--replicas must be at least 1, got {replicas}.")
     if max_models_per_replica < 1:
         raise ModelverError(f"--max-models-per-replica must be at least 1, got {max_models_per_replica}.")
-    models = discover([os.fspath(p) for p in paths], trust_code=trust_code)  # bad paths fail before Ray starts
+    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code}
+    models = discover([os.fspath(p) for p in paths], load_options)  # a bad bundle fails before Ray starts
     connect(address)
     from ray import serve
 
@@ -93,7 +96,7 @@ def deploy(
         models,
         replicas=replicas,
         max_models_per_replica=max_models_per_replica,
-        threads=threads,
+        load_options=load_options,
         cpus_per_replica=cpus_per_replica,
     )
     serve.run(app, name=APP_NAME, route_prefix="/")

@@ -20,10 +20,7 @@ from modelver.errors import BundleError
 from .._bundle import MANIFEST, read_manifest
 from ..triton_repo import VERSIONS_FILE, read_versions, version_name
 
-__all__ = ["CODE_FORMATS", "VERSIONS_FILE", "Model", "Version", "discover", "version_name"]
-
-#: Formats whose model file carries code (TorchScript, torch.export programs): served only when trusted.
-CODE_FORMATS = ("torchscript", "pt2")
+__all__ = ["VERSIONS_FILE", "Model", "Version", "discover", "version_name"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,10 +95,10 @@ def _triton_versions(directory: Path) -> list[Version]:
     return versions
 
 
-def _bare_file(path: Path) -> Version:
-    from ..runtime import load  # reads the meta embedded in the file (onnxruntime), runs nothing
+def _bare_file(path: Path, load_options: Mapping[str, Any]) -> Version:
+    from ..runtime import load
 
-    bundle = load(path)
+    bundle = load(path, **load_options)
     return Version(
         str(bundle.meta.get("name") or path.stem),
         version_name(str(bundle.meta.get("weights", path.stem))),
@@ -111,20 +108,11 @@ def _bare_file(path: Path) -> Version:
     )
 
 
-def _refuse_code(path: str | Path, fmt: str) -> None:
-    raise BundleError(
-        f"{path} is a {fmt} bundle: its model file carries code that runs when loaded. "
-        "Serve ONNX bundles, or pass --trust-code if you trust where this file came from."
-    )
-
-
-def _versions_at(path: Path, trust_code: bool) -> list[Version]:
+def _versions_at(path: Path, load_options: Mapping[str, Any]) -> list[Version]:
     if path.is_file():
-        if path.suffix in (".pt", ".pt2") and not trust_code:  # loading it to read its meta would run it
-            _refuse_code(path, "TorchScript" if path.suffix == ".pt" else ".pt2")
-        return [_bare_file(path)]
+        return [_bare_file(path, load_options)]
     if not path.is_dir():
-        raise BundleError(f"{path} does not exist; give bundle directories, Triton repositories or .onnx files.")
+        raise BundleError(f"{path} does not exist; give bundle directories, Triton repositories or model files.")
     if (path / VERSIONS_FILE).is_file():
         return _triton_versions(path)
     if (path / MANIFEST).is_file():
@@ -134,17 +122,27 @@ def _versions_at(path: Path, trust_code: bool) -> list[Version]:
     ]
     if not inner:
         raise BundleError(f"{path} holds no bundle (no {MANIFEST} in it or in its folders).")
-    return [version for p in inner for version in _versions_at(p, trust_code)]
+    return [version for p in inner for version in _versions_at(p, load_options)]
 
 
-def discover(paths: Iterable[str | Path], *, trust_code: bool = False) -> dict[str, Model]:
+def discover(
+    paths: Iterable[str | Path], load_options: Mapping[str, Any] | None = None, *, check: bool = True
+) -> dict[str, Model]:
     """Model name → :class:`Model` for what ``paths`` hold; the first version given of a model is its
-    default, except for Triton repositories, where the highest number is (as Triton serves it)."""
+    default, except for Triton repositories, where the highest number is (as Triton serves it).
+
+    ``load_options``: what ``modelver_export.runtime.load`` is given (``trust_code``, ``engine``,
+    ``threads``). ``check``: load every version once here (sha256 of its files, what its model file
+    really is, whether it runs code and is trusted), so a bad bundle is refused before anything is deployed.
+    """
+    from ..runtime import load
+
+    options = dict(load_options or {})
     models: dict[str, Model] = {}
     for given in paths:
-        for version in _versions_at(Path(given).resolve(), trust_code):  # replicas have their own working dir
-            if version.format in CODE_FORMATS and not trust_code:
-                _refuse_code(version.path, version.format)
+        for version in _versions_at(Path(given).resolve(), options):  # replicas have their own working dir
+            if check:
+                load(version.path, **options)
             model = models.setdefault(version.model, Model(version.model))
             if version.name in model.versions:
                 raise BundleError(

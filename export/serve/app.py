@@ -50,10 +50,12 @@ def build_app(
     *,
     replicas: int = 1,
     max_models_per_replica: int = 4,
-    threads: int | None = None,
+    load_options: Mapping[str, Any] | None = None,
     cpus_per_replica: float = 1.0,
 ) -> Any:
-    """The Serve application (``serve.run`` it) serving every version of ``models``."""
+    """The Serve application (``serve.run`` it) serving every version of ``models``; each replica loads
+    a version with ``modelver_export.runtime.load(path, **load_options)``, and runs whatever that returns."""
+    options = dict(load_options or {})
     paths = {v.key: v.path for model in models.values() for v in model.versions.values()}
 
     @serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": cpus_per_replica})
@@ -67,14 +69,18 @@ def build_app(
         async def bundle(self, key: str) -> Any:
             from ..runtime import load
 
-            return await asyncio.to_thread(load, self.paths[key], threads=threads)
+            return await asyncio.to_thread(load, self.paths[key], **options)
 
         async def _call(self, work: Any, *args: Any) -> dict[str, Any]:
-            bundle = await self.bundle(serve.get_multiplexed_model_id())
+            key = serve.get_multiplexed_model_id()
+            try:
+                bundle = await self.bundle(key)
+            except BundleError as exc:  # checked at deploy time; changed on disk since
+                return {"error": f"{key} cannot be loaded: {_first_line(exc)}", "status": 503}
             try:
                 return {"result": await asyncio.to_thread(work, bundle, *args)}
             except BundleError as exc:  # the input does not fit the model: the client's mistake
-                return {"error": _first_line(exc)}
+                return {"error": _first_line(exc), "status": 400}
 
         async def infer(self, arrays: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
             return await self._call(lambda bundle: {n: a for n, a in bundle.run(arrays).items() if n in outputs})
@@ -145,7 +151,7 @@ def build_app(
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))
             if "error" in answer:
-                raise ProtocolError(400, answer["error"])
+                raise ProtocolError(answer["status"], answer["error"])
             return answer["result"]
 
     return V2Ingress.bind(Models.bind())
