@@ -170,6 +170,7 @@ def export_model(
     out_dir = Path(out) if out is not None else Path("bundles") / name
     results = []
     for fmt in [f for f in chosen if f.versioned]:  # already a version there: nothing to build for it
+        triton_repo.check_target(fmt.directory(out_dir, name))
         present = triton_repo.find_version(fmt.directory(out_dir, name), label, entry.sha256 or None)
         if present is not None:
             say(f"==> {fmt.name}: {label} is already version {present.number} of {present.path.parent}; left as it is")

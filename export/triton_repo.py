@@ -81,9 +81,18 @@ def _signature(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _describe(meta: Mapping[str, Any]) -> str:
-    outputs = ", ".join(f"{s['name']} {tuple(s['shape'])}" for s in meta.get("outputs", []))
+    outputs = ", ".join(f"{s['name']} ({', '.join(map(str, s['shape']))})" for s in meta.get("outputs", []))
     categories = meta.get("categories")
     return f"outputs {outputs}" + (f", {len(categories)} categories" if categories else "")
+
+
+def check_target(model_dir: Path) -> None:
+    """Refuse a directory that exists, holds files and is not a versioned model directory: never overwritten."""
+    if model_dir.exists() and any(model_dir.iterdir()) and not (model_dir / VERSIONS_FILE).is_file():
+        raise BundleError(
+            f"{model_dir} exists and is not a versioned modelver Triton model directory (no {VERSIONS_FILE}); "
+            "choose another --out or empty it."
+        )
 
 
 def check_compatible(model_dir: Path, meta: Mapping[str, Any], what: str) -> None:
@@ -156,11 +165,7 @@ def add_version(model_dir: str | os.PathLike[str], staged: str | os.PathLike[str
     meta = manifest["meta"]
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(model_dir.parent / f".{model_dir.name}.lock")):
-        if model_dir.exists() and any(model_dir.iterdir()) and not (model_dir / VERSIONS_FILE).is_file():
-            raise BundleError(
-                f"{model_dir} exists and is not a versioned modelver Triton model directory (no {VERSIONS_FILE}); "
-                "choose another --out or empty it."
-            )
+        check_target(model_dir)
         table = read_versions(model_dir) if (model_dir / VERSIONS_FILE).is_file() else {"versions": {}}
         for number, entry in table["versions"].items():
             if _same_weights(entry, meta):
