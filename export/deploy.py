@@ -9,7 +9,8 @@ Registering them imports argparse only; Ray is imported when one of them runs
 from __future__ import annotations
 
 import argparse
-import time
+import signal
+import threading
 from typing import Any
 
 
@@ -57,25 +58,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cpus_per_replica=args.cpus_per_replica,
     )
     for model in models.values():
-        versions = ", ".join(
-            label + (" (default)" if name == model.default else "") for label, name in zip(model.labels, model.versions)
-        )
-        print(f"{url}/v2/models/{model.name}: versions {versions}", flush=True)
+        print(f"{url}/v2/models/{model.name}", flush=True)
+        for label, (name, version) in zip(model.labels, model.versions.items()):
+            default = " (default)" if name == model.default else ""
+            print(f"  version {label}: {version.meta.get('weights')}{default}", flush=True)
     print(f"{args.replicas} replica(s); Open Inference Protocol v2 at {url}/v2", flush=True)
     if args.detach:
         return 0
     print("Ctrl-C stops the service.", flush=True)
+    import ray
     from ray import serve
 
     from .serve.app import APP_NAME
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # docker stop, kill: the same clean end as Ctrl-C
     try:
-        while True:
-            time.sleep(3600)
+        while not stop.wait(60):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
-        serve.delete(APP_NAME) if args.address else serve.shutdown()
+        if args.address:
+            serve.delete(APP_NAME)  # the cluster keeps running
+        else:
+            serve.shutdown()
+            ray.shutdown()
     return 0
 
 

@@ -76,13 +76,16 @@ def _platform(version: Version) -> str:
 
 
 def model_metadata(model: Model) -> dict[str, Any]:
-    """``GET /v2/models/{name}``: the default version's tensors, and every version."""
-    default = model.version(None)
-    body = version_metadata(default)
+    """``GET /v2/models/{name}``: the default version's tensors, every version, and each one's weights entry."""
+    body = version_metadata(model.version(None))
+    for key in ("version", "weights", "weights_name"):
+        body.pop(key)
     body["versions"] = model.labels
-    body.pop("version", None)
     body["default_version"] = model.labels[list(model.versions).index(model.default)]
-    body["weights"] = {label: v.meta.get("weights") for label, v in zip(model.labels, model.versions.values())}
+    body["modelver_versions"] = {
+        label: {"weights_name": v.name, "weights": v.meta.get("weights")}
+        for label, v in zip(model.labels, model.versions.values())
+    }
     return body
 
 
