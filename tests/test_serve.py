@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import ray  # the serve extra, which make setup installs
 from conftest import subprocess_env
 from modelver_export.runtime import load
 
 from modelver.predict import sample_image
 
-ray = pytest.importorskip("ray", reason="modelver[serve] is not installed")
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydantic v1-style fields inside Ray Serve
 
