@@ -31,7 +31,6 @@ from modelver_export.runtime import load
 
 from modelver.predict import sample_image
 
-
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydantic v1-style fields inside Ray Serve
 
 MODEL = "efficientnet_lite0"
