@@ -154,6 +154,22 @@ def test_code_carrying_bundles_need_the_trust_flag(tmp_path: Path, capsys: pytes
     assert not ray.is_initialized()
 
 
+def test_a_tampered_bundle_is_refused_before_anything_is_deployed(
+    bundles: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelver.cli import main
+
+    copy = tmp_path / "2"
+    shutil.copytree(bundles[TUNED], copy)
+    data = bytearray((copy / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit in the weights
+    (copy / "model.onnx").write_bytes(bytes(data))
+    assert main(["serve", str(copy), "--port", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sha256" in err and "model.onnx" in err
+    assert not ray.is_initialized()
+
+
 # --- Ray Serve -----------------------------------------------------------------------------------------------------
 def test_metadata_lists_both_versions(service: str, local: dict[str, Any]) -> None:
     assert call(f"{service}/v2/health/ready") == (200, {"ready": True})
