@@ -122,7 +122,8 @@ class Predictor:
             except BundleError as exc:
                 results.append("")
                 errors.append(" ".join(str(exc).split()))
-        return {"input": [str(i) for i in batch["input"]], "result": results, "error": errors}
+        inputs, paths = [str(i) for i in batch["input"]], [str(p) for p in batch["path"]]
+        return {"input": inputs, "path": paths, "result": results, "error": errors}
 
 
 class _Writer:
@@ -233,9 +234,9 @@ def run_batch(
         with tqdm(total=len(items), unit="input", desc="batch", file=sys.stderr, disable=None) as bar:
             for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
                 good = []
-                for item, result, error in zip(batch["input"], batch["result"], batch["error"]):
+                for item, path, result, error in zip(batch["input"], batch["path"], batch["result"], batch["error"]):
                     if error:
-                        skipped.append(str(error))  # names the input already
+                        skipped.append(str(error).replace(str(path), str(item)) if path else str(error))
                         bar.write(f"skipped {skipped[-1]}", file=sys.stderr)
                     else:
                         good.append({"input": str(item), "version": label, **json.loads(str(result))})
