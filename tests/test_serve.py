@@ -170,6 +170,20 @@ def test_a_tampered_bundle_is_refused_before_anything_is_deployed(
     assert not ray.is_initialized()
 
 
+def test_what_a_service_would_serve(lite0_repo: Path, bundles: dict[str, Path]) -> None:
+    from modelver_export.serve import discover
+
+    from modelver.errors import BundleError
+
+    model = discover([lite0_repo])[MODEL]  # a repository: every number, the highest answers by default
+    assert (model.labels, model.default) == (["1", "2"], TUNED)
+    assert model.version("1") is model.version(REAL) and model.version(None) is model.version("2")
+    alone = discover([bundles[REAL] / "model.onnx"])[MODEL]  # a bare ONNX file names its version from its meta
+    assert (list(alone.versions), alone.labels) == ([REAL], [REAL])
+    with pytest.raises(BundleError, match=r"Version 'IMAGENET1K_V1' of 'efficientnet_lite0' is given twice"):
+        discover([lite0_repo, bundles[REAL]])
+
+
 # --- Ray Serve -----------------------------------------------------------------------------------------------------
 def test_metadata_lists_both_versions(service: str, local: dict[str, Any]) -> None:
     assert call(f"{service}/v2/health/ready") == (200, {"ready": True})
