@@ -33,9 +33,13 @@ class Weights:
             num_params, recipe, license...). The pre-0.2 key ``metrics`` is still accepted
             and readable, with a ``DeprecationWarning``.
         sha256: the file's full hex digest; empty only for third-party files whose
-            digest is unknown (then a hash prefix in the file name is checked, if any).
+            digest is unknown.
         mirrors: other locations of the same file, tried in order after ``url``.
         state_dict_adapter: converts the checkpoint's keys to the builder's module names.
+        check_hash: the file name carries a prefix of its sha256 after its last ``-``
+            (torch.hub's ``resnet50-11ad3fa6.pth`` convention, ``check_hash=True``): check
+            it when ``sha256`` is empty. Off by default: in ``ckpt-500000.pth`` or
+            ``model-20240101.pt`` the digits are a step count or a date.
     """
 
     url: str
@@ -44,6 +48,7 @@ class Weights:
     sha256: str = ""
     mirrors: tuple[str, ...] = ()
     state_dict_adapter: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    check_hash: bool = False
 
     def __post_init__(self) -> None:
         self.meta = WeightsMeta.of(self.meta)
@@ -66,6 +71,7 @@ class Weights:
             and self.sha256 == other.sha256
             and self.mirrors == other.mirrors
             and self.state_dict_adapter == other.state_dict_adapter
+            and self.check_hash == other.check_hash
             and _same_callable(self.transforms, other.transforms)
         )
 
@@ -219,6 +225,10 @@ class WeightsEnum(Enum):
     @property
     def mirrors(self) -> tuple[str, ...]:
         return self.value.mirrors
+
+    @property
+    def check_hash(self) -> bool:
+        return self.value.check_hash
 
     @property
     def state_dict_adapter(self) -> Callable[[dict[str, Any]], dict[str, Any]] | None:

@@ -20,7 +20,9 @@ __all__ = [
     "IntegrityError",
     "UnsafeCheckpointError",
     "CacheError",
+    "LockTimeoutError",
     "SourceError",
+    "SettingError",
     "BundleError",
     "first_line",
 ]
@@ -49,6 +51,10 @@ class SourceError(ModelverError, ValueError):
     """A weights location (``hf://``, ``pkg://``, ``https://``, path) that cannot be parsed."""
 
 
+class SettingError(ModelverError, ValueError):
+    """A setting (an environment variable such as ``MODELVER_DOWNLOAD_TIMEOUT``, or an argument) with a value that cannot work."""
+
+
 class WeightsError(ModelverError, OSError):
     """Base class of the errors that come from getting a weights file."""
 
@@ -71,6 +77,10 @@ class UnsafeCheckpointError(WeightsError):
 
 class CacheError(WeightsError):
     """The cache directory cannot be written (read-only, full disk, ...)."""
+
+
+class LockTimeoutError(CacheError, TimeoutError):
+    """Another process has held a download's lock longer than ``MODELVER_LOCK_TIMEOUT`` (stalled or stopped)."""
 
 
 class BundleError(ModelverError, ValueError):

@@ -22,7 +22,7 @@ import torch
 
 from modelver import Weights
 from modelver.errors import CacheError, DownloadError, IntegrityError, UnsafeCheckpointError, WeightsUnavailableError
-from modelver.store import _integrity, cache_dir, fetch, load_file, load_state_dict
+from modelver.store import _integrity, cache_path, fetch, load_file, load_state_dict
 from modelver.transforms import ImageClassification
 
 from conftest import FaultReport, serialized_state_dict, sha256, subprocess_env
@@ -55,7 +55,7 @@ def test_tampered_download_is_refused_and_a_good_one_then_succeeds(
     with pytest.raises(IntegrityError) as info:
         fetch(weights, progress=False)
     handled = sha256(good) in str(info.value) and sha256(bad) in str(info.value)
-    left = sorted(p.name for p in cache_dir().glob("file.pth*"))
+    left = sorted(p.name for p in cache_path(weights.url).parent.glob("file.pth*"))
     server.files["/w/file.pth"] = good
     recovered = fetch(weights, progress=False).read_bytes() == good
     fault_report.record("tampered/truncated file (download)", handled and not left, lost=not recovered)
@@ -89,7 +89,7 @@ def test_server_closing_the_socket_mid_file(cut: int, server: FileServer, fault_
     weights = _weights(server.url("/w/cut.pth"), sha256(data))
     with pytest.raises(DownloadError, match="run again to resume"):
         fetch(weights, progress=False)
-    clean = not (cache_dir() / "cut.pth").exists()
+    clean = not cache_path(weights.url).exists()
     recovered = fetch(weights, progress=False).read_bytes() == data
     resumed = server.ranges == [f"bytes={cut}-"]
     fault_report.record("server closes socket mid-file", clean and resumed, lost=not recovered)
@@ -116,13 +116,14 @@ def test_client_killed_with_sigkill_mid_download(
         [sys.executable, "-c", DOWNLOADER, server.url("/w/killed.pth"), sha256(data)],
         env=subprocess_env(TORCH_HOME=str(isolated_caches / "torch")),
     )
-    partial = cache_dir() / "killed.pth.incomplete"
+    target = cache_path(server.url("/w/killed.pth"))
+    partial = target.with_name(f"killed.pth.{proc.pid}@{socket.gethostname()}.incomplete")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not partial.exists() or partial.stat().st_size < 64 * 1024 * (trial + 1)):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    clean = not (cache_dir() / "killed.pth").exists() and partial.exists()
+    clean = not target.exists() and partial.exists()
     server.delay_per_chunk = 0.0
     recovered = fetch(_weights(server.url("/w/killed.pth"), sha256(data)), progress=False).read_bytes() == data
     resumed = len(server.ranges) == 1
@@ -258,7 +259,7 @@ def test_unwritable_cache_says_which_directory_and_setting(
         out = _run_unwritable(["unshare", "-rm"], cache, url, digest, script)
         reason = "read-only file system" if condition == "read-only file system" else "the disk is full"
     handled = out.startswith("CacheError:") and str(cache) in out and "MODELVER_CACHE" in out and reason in out
-    leftover = (cache / "big.pth").exists() if cache.parent.is_dir() else False
+    leftover = any(cache.rglob("big.pth")) if cache.parent.is_dir() else False
     fault_report.record("unwritable cache", handled and not leftover)
     assert handled, out
     assert not leftover
@@ -294,7 +295,7 @@ def test_offline_with_nothing_cached_fails_fast_and_says_how(
         fetch(_weights(url), progress=False)
     elapsed = time.monotonic() - start
     message = str(info.value)
-    says_how = ("copy it to" in message and str(cache_dir()) in message) if scheme == "https" else "hf download" in message
+    says_how = ("copy it to" in message and str(cache_path(url)) in message) if scheme == "https" else "hf download" in message
     handled = elapsed < 2 and url.split("@")[0].split("/models")[0] in message and says_how and not no_network
     fault_report.record("offline, nothing cached", handled)
     assert handled, (elapsed, message, no_network)

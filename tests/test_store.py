@@ -26,12 +26,19 @@ from conftest import serialized_state_dict, sha256
 from http_server import FileServer
 
 
-def _weights(url: str, digest: str = "", mirrors: tuple[str, ...] = ()) -> Weights:
-    return Weights(url=url, transforms=ImageClassification, meta={}, sha256=digest, mirrors=mirrors)
+def _weights(url: str, digest: str = "", mirrors: tuple[str, ...] = (), check_hash: bool = False) -> Weights:
+    return Weights(
+        url=url, transforms=ImageClassification, meta={}, sha256=digest, mirrors=mirrors, check_hash=check_hash
+    )
 
 
 def _leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.exists() else []
+    """Names of the files in the cache (its bookkeeping folders left out)."""
+    if not directory.exists():
+        return []
+    return sorted(
+        p.name for p in directory.rglob("*") if p.is_file() and not {".locks", ".modelver"} & set(p.parts)
+    )
 
 
 def test_download_then_cache_hit_without_network(server: FileServer) -> None:
@@ -43,7 +50,7 @@ def test_download_then_cache_hit_without_network(server: FileServer) -> None:
     assert all(torch.equal(loaded[k], sd[k]) for k in sd)
     assert server.requests["/w/model.pth"] == 1
     assert _leftovers(cache_dir()) == ["model.pth"]
-    assert cache_path(weights.url) == cache_dir() / "model.pth"
+    assert cache_path(weights.url).name == "model.pth" and cache_path(weights.url).parent.parent == cache_dir() / "urls"
 
     load_state_dict(weights, progress=False)
     assert server.requests["/w/model.pth"] == 1  # served from the cache
@@ -61,7 +68,7 @@ def test_hash_mismatch_on_download_leaves_nothing_under_the_cache_name(server: F
         fetch(_weights(server.url("/w/bad.pth"), wrong), progress=False)
     message = str(info.value)
     assert wrong in message and sha256(data) in message and server.url("/w/bad.pth") in message
-    assert not (cache_dir() / "bad.pth").exists()
+    assert not cache_path(server.url("/w/bad.pth")).exists()
     assert [n for n in _leftovers(cache_dir()) if "bad.pth" in n] == []
 
 
@@ -70,10 +77,10 @@ def test_hash_prefix_in_file_name_is_checked_without_sha256(server: FileServer) 
     good = f"/w/model-{sha256(data)[:8]}.pth"
     bad = "/w/model-deadbeef.pth"
     server.files[good] = server.files[bad] = data
-    assert fetch(_weights(server.url(good)), progress=False).name == Path(good).name
+    assert fetch(_weights(server.url(good), check_hash=True), progress=False).name == Path(good).name
     with pytest.raises(IntegrityError, match="starting with deadbeef"):
-        fetch(_weights(server.url(bad)), progress=False)
-    assert not (cache_dir() / "model-deadbeef.pth").exists()
+        fetch(_weights(server.url(bad), check_hash=True), progress=False)
+    assert not cache_path(server.url(bad)).exists()
 
 
 def test_tampered_cached_file_is_refused_moved_away_and_redownloaded(server: FileServer) -> None:
@@ -110,7 +117,7 @@ def test_404_names_the_url_and_where_to_put_the_file(server: FileServer) -> None
     with pytest.raises(WeightsUnavailableError) as info:
         fetch(_weights(url), progress=False)
     message = str(info.value)
-    assert "HTTP 404" in message and url in message and str(cache_dir() / "missing.pth") in message
+    assert "HTTP 404" in message and url in message and str(cache_path(url)) in message
     assert _leftovers(cache_dir()) == []
 
 
@@ -121,8 +128,8 @@ def test_connection_dropped_mid_file_then_resumed(server: FileServer) -> None:
     weights = _weights(server.url("/w/drop.pth"), sha256(data))
     with pytest.raises(DownloadError, match="run again to resume"):
         fetch(weights, progress=False)
-    assert not (cache_dir() / "drop.pth").exists()
-    assert (cache_dir() / "drop.pth.incomplete").stat().st_size == 100_000
+    assert not cache_path(weights.url).exists()
+    assert [p.stat().st_size for p in cache_path(weights.url).parent.glob("drop.pth.*.incomplete")] == [100_000]
 
     assert fetch(weights, progress=False).read_bytes() == data
     assert server.ranges == ["bytes=100000-"]
@@ -156,7 +163,7 @@ def test_offline_mode_makes_no_network_call(server: FileServer, monkeypatch: pyt
     monkeypatch.setenv("MODELVER_OFFLINE", "1")
     with pytest.raises(WeightsUnavailableError) as info:
         fetch(weights, progress=False)
-    assert "MODELVER_OFFLINE=1" in str(info.value) and str(cache_dir() / "o.pth") in str(info.value)
+    assert "MODELVER_OFFLINE=1" in str(info.value) and str(cache_path(weights.url)) in str(info.value)
     assert server.requests["/w/o.pth"] == 0
     monkeypatch.delenv("MODELVER_OFFLINE")
     fetch(weights, progress=False)

@@ -54,6 +54,7 @@ def _preprocessing(resize_size: int) -> dict[str, Any]:
 class ResNet50_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(
         url="https://download.pytorch.org/models/resnet50-0676ba61.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224),
         meta={
             **_COMMON_META,
@@ -67,6 +68,7 @@ class ResNet50_Weights(WeightsEnum):
     )
     IMAGENET1K_V2 = Weights(
         url="https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224, resize_size=232),
         meta={
             **_COMMON_META,

