@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 for download tests: serves bytes the test made, counts
 requests, and can misbehave on purpose (404, drop the connection mid-file, go slow,
-ignore Range requests)."""
+ignore Range requests, lie in its Content-Length or Content-Range, send no Content-Length)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class FileServer:
         self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection is closed
         self.delay_per_chunk = 0.0
         self.support_range = True
+        self.content_length: dict[str, int | None] = {}  # path -> Content-Length sent instead (None: no header)
+        self.range_start: dict[str, int] = {}  # path -> where a 206 starts, whatever range was asked for
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,7 +36,7 @@ class FileServer:
                 range_header = self.headers.get("Range")
                 if range_header and server.support_range:
                     server.ranges.append(range_header)
-                    start = int(range_header.removeprefix("bytes=").split("-")[0])
+                    start = server.range_start.get(self.path, int(range_header.removeprefix("bytes=").split("-")[0]))
                     if start >= len(body):
                         self.send_error(416, "Range Not Satisfiable")
                         return
@@ -42,7 +44,9 @@ class FileServer:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:
                     self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
+                length = server.content_length.get(self.path, len(body) - start)
+                if length is not None:
+                    self.send_header("Content-Length", str(length))
                 self.end_headers()
                 limit = server.drop_after.pop(self.path, None)
                 payload = body[start:] if limit is None else body[start : start + limit]
@@ -56,6 +60,7 @@ class FileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None  # a client hanging up is a test's doing
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

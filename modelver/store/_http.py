@@ -103,6 +103,8 @@ def _locked(path: Path, progress: bool) -> Iterator[None]:
                 ) from None
         with contextlib.suppress(OSError):
             lock_path.with_name(lock_path.name + ".owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    except LockTimeoutError:
+        raise
     except OSError as exc:
         raise _cache_error(path.parent, exc) from exc
     try:
@@ -182,6 +184,7 @@ def download(url: str, path: Path, *, expect: _integrity.Expected, progress: boo
             return
         partial = partial_path(path)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             _adopt_partial(path, partial)
             _download_locked(url, path, partial, expect=expect, progress=progress)
         except IntegrityError:

@@ -53,7 +53,7 @@ class Expected:
     def limit(self) -> tuple[int, str]:
         """The byte count no download may pass, and where that limit comes from."""
         if self.size is not None:
-            return self.size, "the size the weights entry gives"
+            return self.size, "the expected size of the file"
         configured = _settings.max_download_size()
         if self.max_size is not None and self.max_size < configured:
             return self.max_size, "the size the weights entry declares (meta _file_size)"
