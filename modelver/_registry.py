@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, Callable, TypeVar
 
 from ._weights import WeightsEnum
-from .errors import UnknownModelError, UnknownWeightsError
+from .errors import SettingError, UnknownModelError, UnknownWeightsError
 
 __all__ = [
     "register_model",
@@ -75,10 +75,16 @@ def _all_models() -> dict[str, str]:
     return models
 
 
-def _as_patterns(value: Iterable[str] | str | None) -> list[str]:
-    if not value:  # torchvision: None, "" and any empty collection are "no filter"
+def _as_patterns(value: Iterable[str] | str | None, what: str = "include") -> list[str]:
+    if value is None or (isinstance(value, (str, Iterable)) and not value):  # torchvision: "" and [] are no filter
         return []
-    return [value] if isinstance(value, str) else list(value)
+    patterns = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else None
+    if patterns is None or not all(isinstance(p, str) for p in patterns):
+        raise SettingError(
+            f"list_models({what}={value!r}): {what} must be a pattern such as 'resnet*', or a list of "
+            "patterns, or None."
+        )
+    return patterns
 
 
 def list_models(
@@ -104,7 +110,7 @@ def list_models(
     includes = _as_patterns(include)
     if includes:
         names = {n for n in names if any(fnmatch.fnmatch(n, p) for p in includes)}
-    for pattern in _as_patterns(exclude):
+    for pattern in _as_patterns(exclude, "exclude"):
         names = {n for n in names if not fnmatch.fnmatch(n, pattern)}
     return sorted(names)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -14,17 +15,55 @@ SAMPLES = ("chelsea", "coffee", "rocket", "astronaut")
 
 
 def load_image(path: str | Path) -> Any:
-    """An RGB PIL image from a file, with a clear error for a missing or unreadable one."""
+    """An RGB PIL image from a file, with a clear error for a missing, unreadable or too large one.
+
+    The size is read from the file's header before anything is decoded: an image of more
+    than ``MODELVER_MAX_IMAGE_PIXELS`` pixels (a decompression bomb) is refused unread.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelverError(f"{path} is a directory, not an image file: name an image file in it.")
     if not path.is_file():
         raise ModelverError(f"Image file {path} does not exist.")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
+            img = Image.open(path)
+        with img:
+            check_pixels(img.size, f"{path} is")
             return img.convert("RGB")
+    except Image.DecompressionBombError as exc:  # past Pillow's own limit, before ours could look
+        raise ModelverError(f"{path} is refused as a decompression bomb ({exc}).") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ModelverError(f"{path} is not an image PIL can read ({exc}).") from None
+
+
+def check_pixels(size: Sequence[int], what: str) -> None:
+    """Refuse a (width, height) over ``MODELVER_MAX_IMAGE_PIXELS`` in one line naming both; ``what`` starts it."""
+    from .store._settings import MAX_PIXELS_VAR, max_image_pixels
+
+    width, height = int(size[0]), int(size[1])
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise ModelverError(
+            f"{what} {width}x{height} pixels ({width * height:,}), over the limit of {limit:,} "
+            f"({MAX_PIXELS_VAR}): resize or crop the image first, or raise the limit."
+        )
+
+
+def check_resize(image: Any, transforms: Any) -> None:
+    """Refuse an image that the preprocessing would resize to too many pixels (a 20000x2 strip
+    resized to a shorter side of 256 is 2560000x256): before anything is allocated."""
+    resize = getattr(transforms, "resize_size", None)
+    if resize is None:
+        return
+    from .transforms import _resized_size
+
+    width, height = image.size if hasattr(image, "size") and not callable(image.size) else image.shape[-1:-3:-1]
+    out_height, out_width = _resized_size(int(height), int(width), int(resize))
+    check_pixels((out_width, out_height), f"The image ({width}x{height}) would be resized (shorter side {resize}) to")
 
 
 def sample_image(name: str) -> Any:
@@ -47,7 +86,9 @@ def classify(model: Any, weights: Any, image: Any, topk: int = 5) -> list[tuple[
     categories = weights.meta["categories"]
     if topk < 1:
         raise ModelverError(f"--topk must be at least 1, got {topk}.")
-    batch = weights.transforms()(image).unsqueeze(0)
+    transforms = weights.transforms()
+    check_resize(image, transforms)
+    batch = transforms(image).unsqueeze(0)
     with torch.inference_mode():
         probs = model(batch).softmax(-1)[0]
     top = probs.topk(min(topk, len(categories)))

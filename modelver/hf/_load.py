@@ -38,7 +38,7 @@ def _locate(location: str | Path) -> tuple[dict[str, Any], str]:
     config_path = folder / CONFIG_NAME
     if not config_path.is_file():
         raise ModelverError(f"{folder} has no {CONFIG_NAME}: it was not written by modelver's save_pretrained.")
-    config = _read_config(config_path, str(folder))
+    config = _read_config(config_path, str(folder))  # weights_file is checked there to stay in the folder
     return config, str(folder / config["weights_file"])
 
 
@@ -114,9 +114,50 @@ def from_pretrained(location: str | Path, *, progress: bool = True) -> Any:
             f"{location}: config.json names the builder {config['builder']!r} (module "
             f"{config.get('builder_module')!r}), which is not registered here: import that module first."
         ) from None
+    factory = partial(builder, **config["builder_kwargs"])
+    _check_shapes_first(factory, weights, config, str(location), progress)
     # Built normally (not on the meta device): any model, including ones that create plain
     # tensors in __init__ or tie weights, comes back exactly as builder(**kwargs) makes it.
-    return build_model(partial(builder, **config["builder_kwargs"]), weights, progress, meta_init=False)
+    return build_model(factory, weights, progress, meta_init=False)
+
+
+def _check_shapes_first(factory: Callable[[], Any], weights: Weights, config: Mapping[str, Any], origin: str,
+                        progress: bool) -> None:
+    """Compare the model ``config.json`` describes, built on the meta device (no memory), with the
+    shapes in the safetensors file's header, before anything is allocated: a config asking for a
+    million classes fails here in a moment, not after gigabytes of random initialisation."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from .._build import SkipInitOnMeta
+    from ..store import fetch
+
+    call = f"{config['builder']}({', '.join(f'{k}={v!r}' for k, v in config['builder_kwargs'].items())})"
+    try:
+        with torch.device("meta"), SkipInitOnMeta():
+            skeleton = factory()
+    except (TypeError, ValueError) as exc:
+        raise ModelverError(f"{origin}: config.json's builder arguments do not build a model: {call} fails ({exc}).") from None
+    except Exception:  # noqa: BLE001 - a model that cannot be built on the meta device: checked at load instead
+        return
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    path = fetch(weights, progress=progress)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - header only
+    except (SafetensorError, OSError) as exc:
+        raise ModelverError(f"{origin}: {path} is not a readable safetensors file ({exc}).") from None
+    aliases = set(config.get("shared_tensors") or {})
+    problems = [f"{k} is {stored[k]} in the file but {expected[k]} from {call}"
+                for k in expected if k in stored and stored[k] != expected[k]]
+    problems += [f"{k} is missing from the file" for k in expected if k not in stored and k not in aliases]
+    problems += [f"{k} is in the file but {call} has no such tensor" for k in stored if k not in expected]
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise ModelverError(
+            f"{origin}: config.json does not describe the weights file: {shown}. Nothing was built; fix "
+            "builder_kwargs in config.json (or save the model again with save_pretrained)."
+        )
 
 
 def _renamed_metrics(meta: dict[str, Any]) -> dict[str, Any]:

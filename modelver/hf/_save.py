@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -71,7 +74,8 @@ def save_pretrained(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     weights_path = folder / WEIGHTS_NAME
-    save_model(model, str(weights_path), metadata={"format": "pt"})
+    with _replacing(weights_path) as tmp:
+        save_model(model, str(tmp), metadata={"format": "pt"})
     with safe_open(str(weights_path), framework="pt") as f:
         stored = f.metadata() or {}
     state_keys = set(model.state_dict())
@@ -89,9 +93,25 @@ def save_pretrained(
         "shared_tensors": shared,
         "meta": merged,
     }
-    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _model_card(config, repo_id).save(folder / CARD_NAME)
+    with _replacing(folder / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with _replacing(folder / CARD_NAME) as tmp:
+        _model_card(config, repo_id).save(tmp)
     return folder
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that then replaces it (``os.replace``): a symlink found at
+    ``path`` (into a Hugging Face cache's blobs, or anywhere) is replaced, never written through,
+    and a failed save leaves the previous file whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _resolve_base_weights(weights: Any, builder: Callable[..., Any] | str | None) -> WeightsEnum | None:

@@ -53,11 +53,13 @@ def not_a_checkpoint(path: Path, name: str | None = None, *, checkpoint: bool | 
     if not head:
         return "the file is empty"
     try:
-        head.decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
-        kind = "safetensors file" if suffix == ".safetensors" else "PyTorch checkpoint (zip or pickle)"
-        return f"its first bytes {head[:8]!r} are not those of a {kind}"
-    return f"it is a text file ({head[:40].decode('utf-8').strip()!r}...), not a checkpoint"
+        text = ""  # (a multi-byte character cut at 4096 bytes is not worth telling apart)
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return f"it is a text file ({text[:40].strip()!r}...), not a checkpoint"
+    kind = "safetensors file" if suffix == ".safetensors" else "PyTorch checkpoint (zip or pickle)"
+    return f"its first bytes {head[:8]!r} are not those of a {kind}"
 
 
 def load_file(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
