@@ -190,7 +190,12 @@ print(torch.hub.load({str(checkout)!r}, "list_models", source="local", include="
 
 
 def test_missing_weights_fail_at_once_offline_saying_where_the_file_goes(hub: Hub) -> None:
-    cache = hub.torch_home / "hub" / "checkpoints" / "hubtest_net-v2.pth"
+    from modelver.store import cache_path
+
+    with pytest.MonkeyPatch.context() as mp:  # no sha256: the file goes to its location's own cache folder
+        mp.setenv("TORCH_HOME", str(hub.torch_home))
+        mp.setattr(torch.hub, "_hub_dir", None)
+        cache = cache_path("https://weights.example.invalid/models/hubtest_net-v2.pth")
     assert_hub_load_fails_offline(hub.torch_home, hub.workdir, "hubtest_net", "MISSING_V2", f"copy it to {cache}")
 
 
