@@ -279,8 +279,10 @@ def test_bad_store_settings_are_one_clear_error(
 
 DOWNLOAD = """
 import sys
+from modelver import Weights
 from modelver.store import fetch
-fetch(sys.argv[1], progress=False, sha256=sys.argv[2])
+from modelver.transforms import ImageClassification
+fetch(Weights(url=sys.argv[1], sha256=sys.argv[2], transforms=ImageClassification, meta={}), progress=False)
 print("ok")
 """
 
@@ -313,7 +315,7 @@ def test_a_stopped_lock_holder_does_not_block_others_forever(
         holder.kill()
         holder.wait(30)
     server.delay_per_chunk = 0.0
-    recovered = fetch(url, progress=False, sha256=sha256(data)).read_bytes() == data
+    recovered = fetch(_weights(url, sha256(data)), progress=False).read_bytes() == data
     resumed = len(server.ranges) == 1  # the stopped holder's bytes were taken over
     fault_report.record("lock holder stopped (SIGSTOP)", handled and resumed, lost=not recovered)
     assert handled, waiter.stderr[-2000:]
@@ -322,9 +324,12 @@ def test_a_stopped_lock_holder_does_not_block_others_forever(
 
 NO_LOCKS = """
 import contextlib, sys
+from modelver import Weights
 from modelver.store import _http, fetch
+from modelver.transforms import ImageClassification
 _http._locked = lambda path, progress: contextlib.nullcontext()  # as on NFS without working locks
-print(fetch(sys.argv[1], progress=False, sha256=sys.argv[2]).read_bytes() == open(sys.argv[3], "rb").read())
+weights = Weights(url=sys.argv[1], sha256=sys.argv[2], transforms=ImageClassification, meta={})
+print(fetch(weights, progress=False).read_bytes() == open(sys.argv[3], "rb").read())
 """
 
 
