@@ -289,3 +289,21 @@ def test_hf_pull_request_revisions_are_supported_as_in_huggingface_hub(
     handled = fetch("hf://org/prs@refs/pr/1/sub/model.pth", progress=False).read_bytes() == data
     fault_report.record("unclear error", handled)
     assert handled
+
+
+def test_readme_a_newcomer_loads_their_own_ckpt_500000(tmp_path: Path, fault_report: FaultReport) -> None:
+    """The README's block that loads ``ckpt-500000.pth`` runs as printed, next to such a checkpoint."""
+    import re
+
+    from conftest import ROOT
+    from modelver.models import EfficientNet_Lite0_Weights, efficientnet_lite0
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    code = next(block for block in blocks if 'url="ckpt-500000.pth"' in block)
+    trained = efficientnet_lite0(weights=EfficientNet_Lite0_Weights.DEFAULT, progress=False)
+    torch.save(trained.state_dict(), tmp_path / "ckpt-500000.pth")  # what a training run leaves
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=subprocess_env())
+    handled = result.returncode == 0 and result.stdout.strip() == "torch.Size([1, 1000])"
+    fault_report.record("name that looks like a hash prefix", handled, lost=not handled)
+    assert handled, result.stderr[-2000:]
