@@ -53,17 +53,25 @@ def check_pixels(size: Sequence[int], what: str) -> None:
         )
 
 
+def check_resized(width: int, height: int, shorter: int) -> None:
+    """Refuse an image that resizing its shorter side to ``shorter`` would make too many pixels
+    (a 20000x2 strip at 256 is 2560000x256): before anything is allocated. Torch-free: the
+    bundle runtime checks its inputs with it too."""
+    # torchvision's rule (modelver.transforms._resized_size): the longer side scaled, truncated
+    if width <= height:
+        out_width, out_height = shorter, int(shorter * height / width)
+    else:
+        out_width, out_height = int(shorter * width / height), shorter
+    check_pixels((out_width, out_height), f"The image ({width}x{height}) would be resized (shorter side {shorter}) to")
+
+
 def check_resize(image: Any, transforms: Any) -> None:
-    """Refuse an image that the preprocessing would resize to too many pixels (a 20000x2 strip
-    resized to a shorter side of 256 is 2560000x256): before anything is allocated."""
+    """:func:`check_resized` for a PIL image or (..., H, W) tensor and a preset with ``resize_size``."""
     resize = getattr(transforms, "resize_size", None)
     if resize is None:
         return
-    from .transforms import _resized_size
-
     width, height = image.size if hasattr(image, "size") and not callable(image.size) else image.shape[-1:-3:-1]
-    out_height, out_width = _resized_size(int(height), int(width), int(resize))
-    check_pixels((out_width, out_height), f"The image ({width}x{height}) would be resized (shorter side {resize}) to")
+    check_resized(int(width), int(height), int(resize))
 
 
 def sample_image(name: str) -> Any:

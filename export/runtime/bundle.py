@@ -20,6 +20,7 @@ from .. import registry
 from .._bundle import MANIFEST, read_manifest, verify_files
 from .inputs import check_input, validate_specs
 from .loaders import LoadOptions, Runner
+from .meta import validate_meta
 from .task import TaskRuntime
 
 __all__ = ["Bundle", "load"]
@@ -50,6 +51,7 @@ class Bundle:
         self.manifest = manifest
         self.engine = engine
         self._run = runner
+        validate_meta(meta, model_file)
         self.inputs: list[dict[str, Any]] = validate_specs(meta.get("inputs"), "inputs", model_file)
         self.outputs: list[dict[str, Any]] = validate_specs(meta.get("outputs"), "outputs", model_file)
         task = next((t for t in registry.tasks() if t.name == meta.get("task")), None)

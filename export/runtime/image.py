@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from modelver.errors import BundleError, first_line
+from modelver.predict import check_resized
 
 from .inputs import decode_image
 from .task import RunOptions, TaskRuntime, top_k
@@ -24,7 +25,11 @@ class ImageClassificationRuntime(TaskRuntime):
 
         ``score_threshold`` is for detection bundles (the same call works for both)."""
         categories = self.require_categories()
-        probs = next(iter(self.bundle.run(decode_image(image)[None]).values()))[0]
+        pixels = decode_image(image)
+        resize = (self.meta.get("preprocessing") or {}).get("resize_size")
+        if resize:  # the graph resizes: refuse what it would blow up (a 20000x2 strip) before running it
+            check_resized(pixels.shape[2], pixels.shape[1], resize)
+        probs = next(iter(self.bundle.run(pixels[None]).values()))[0]
         return top_k(probs, categories, 5 if topk is None else topk)
 
     def describe(self, inputs: Sequence[str], options: RunOptions) -> list[str]:

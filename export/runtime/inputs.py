@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from modelver.errors import BundleError, first_line
+from modelver.predict import check_pixels
 
 __all__ = ["check_input", "decode_image", "validate_specs"]
 
@@ -74,11 +76,19 @@ def decode_image(image: Any) -> np.ndarray:
 
         if isinstance(image, (str, os.PathLike)):
             path = Path(image)
+            if path.is_dir():
+                raise BundleError(f"{path} is a directory, not an image file: name an image file in it.")
             if not path.is_file():
                 raise BundleError(f"Image file {path} does not exist.")
             try:
-                with Image.open(path) as img:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
+                    img = Image.open(path)
+                with img:
+                    check_pixels(img.size, f"{path} is")  # from the header, before decoding
                     array = np.asarray(img.convert("RGB"))
+            except Image.DecompressionBombError as exc:
+                raise BundleError(f"{path} is refused as a decompression bomb ({first_line(exc)}).") from None
             except (UnidentifiedImageError, OSError) as exc:
                 raise BundleError(f"{path} is not an image PIL can read ({first_line(exc)}).") from None
         elif hasattr(image, "convert"):
@@ -87,4 +97,5 @@ def decode_image(image: Any) -> np.ndarray:
             raise BundleError(f"Expected an image path, a PIL image or an (H, W, 3) array, got {type(image).__name__}.")
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise BundleError(f"Expected an RGB uint8 image of shape (H, W, 3), got {array.dtype} {tuple(array.shape)}.")
+    check_pixels((array.shape[1], array.shape[0]), "The image is")
     return np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -8,6 +8,7 @@ import numpy as np
 
 from modelver.errors import BundleError
 
+from .meta import bundle_file
 from .task import RunOptions, TaskRuntime, top_k
 
 __all__ = ["SentenceEmbeddingRuntime", "TextClassificationRuntime", "TextEncodingRuntime", "TextRuntime"]
@@ -37,7 +38,8 @@ class TextRuntime(TaskRuntime):
 
             path = self.bundle.path
             directory = path if path.is_dir() else path.parent
-            self._tokenizer = BundleTokenizer(directory / str(settings.get("file", "tokenizer.json")), settings)
+            file = bundle_file(directory, str(settings.get("file", "tokenizer.json")), "tokenizer")
+            self._tokenizer = BundleTokenizer(file, settings)
         return self._tokenizer
 
     def run_text(self, texts: str | Sequence[str]) -> dict[str, np.ndarray]:
