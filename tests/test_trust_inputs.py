@@ -22,10 +22,11 @@ from modelver import Weights, list_models
 from modelver.cli import main
 from modelver.errors import ModelverError, SettingError, SourceError, WeightsError, WeightsUnavailableError
 from modelver.hf import from_pretrained, save_pretrained
-from modelver.store import fetch, load_file, load_state_dict, parse_location
+from modelver.store import _settings, cache_path, fetch, load_file, load_state_dict, parse_location
 from modelver.transforms import ImageClassification
 
 from conftest import FaultReport, seed_hf_cache, serialized_state_dict, sha256, subprocess_env
+from http_server import FileServer
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -225,8 +226,35 @@ def test_save_pretrained_does_not_write_through_a_symlink(
 
 
 @pytest.mark.parametrize(
+    "text, size",
+    [("500000", 500_000), ("750MB", 750 * 10**6), ("1.5 GB", 1_500_000_000), ("2GiB", 2 * 2**30), ("64kb", 64_000)],
+)
+def test_max_download_size_takes_bytes_or_units(text: str, size: int) -> None:
+    assert _settings.parse_size(text, "MODELVER_MAX_DOWNLOAD_SIZE") == size
+
+
+@pytest.mark.parametrize("var", ["MODELVER_MAX_DOWNLOAD_SIZE", "MODELVER_LOCK_TIMEOUT", "MODELVER_DOWNLOAD_TIMEOUT"])
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "nan", "inf", "5XB"])
+def test_bad_store_settings_are_one_clear_error(
+    var: str, value: str, server: FileServer, monkeypatch: pytest.MonkeyPatch, fault_report: FaultReport
+) -> None:
+    _, data = serialized_state_dict()
+    server.files["/w/s.pth"] = data
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingError) as info:
+        fetch(server.url("/w/s.pth"), progress=False)
+    handled = f"{var}={value!r}" in str(info.value) and "unset it" in str(info.value)
+    fault_report.record("bad setting value", handled and not cache_path(server.url("/w/s.pth")).exists())
+    assert handled
+
+
+@pytest.mark.parametrize(
     "content, words",
-    [(b"", "the file is empty"), (b"step,loss\n1,0.5\n", "it is a text file"), (b"\x00\x01\x02\x03garbage", "its first bytes")],
+    [
+        (b"", "the file is empty"),
+        (b"step,loss\n1,0.5\n", "it is a text file"),
+        (b"\x00\x01\x02\x03garbage", "its first bytes"),
+    ],
     ids=["empty", "text", "binary junk"],
 )
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])

@@ -78,7 +78,8 @@ def _problem(meta: dict[str, Any]) -> str | None:
 def validate_meta(meta: Any, where: Path) -> dict[str, Any]:
     """``meta`` if every field it has is of the right type; else one BundleError naming the field."""
     if not isinstance(meta, dict):
-        raise BundleError(f"{where}: the embedded meta is a {type(meta).__name__}, not an object; re-export the bundle.")
+        kind = type(meta).__name__
+        raise BundleError(f"{where}: the embedded meta is a {kind}, not an object; re-export the bundle.")
     problem = _problem(meta)
     if problem:
         raise BundleError(f"{where}: the embedded meta's {problem}; re-export the bundle.")

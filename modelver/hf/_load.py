@@ -137,7 +137,9 @@ def _check_shapes_first(factory: Callable[[], Any], weights: Weights, config: Ma
         with torch.device("meta"), SkipInitOnMeta():
             skeleton = factory()
     except (TypeError, ValueError) as exc:
-        raise ModelverError(f"{origin}: config.json's builder arguments do not build a model: {call} fails ({exc}).") from None
+        raise ModelverError(
+            f"{origin}: config.json's builder arguments do not build a model: {call} fails ({exc})."
+        ) from None
     except Exception:  # noqa: BLE001 - a model that cannot be built on the meta device: checked at load instead
         return
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}

@@ -304,7 +304,9 @@ def _download_locked(url: str, path: Path, partial: Path, *, expect: _integrity.
                         "not a file that can be trusted; it was not kept. Try again later or use a mirror."
                     )
                 if received + len(chunk) > limit:
-                    raise _too_large(f"Download of {url} went past", limit, limit_source, "It was stopped; nothing was kept.")
+                    raise _too_large(
+                        f"Download of {url} went past", limit, limit_source, "It was stopped; nothing was kept."
+                    )
                 out.write(chunk)  # a full disk raises here: reported as a cache error
                 digest.update(chunk)
                 received += len(chunk)
