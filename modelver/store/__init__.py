@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import IntegrityError, WeightsError
+from ..errors import IntegrityError, SettingError, WeightsError
 from . import _integrity, _sources
 from ._integrity import Expected, expected_of
 from ._serialization import load_file
@@ -66,7 +66,9 @@ def fetch(weights: Any, progress: bool = True, *, sha256: str | None = None, siz
     the entry says (a lock file pins them per call).
     """
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
-        raise ValueError(f"sha256 must be a full 64-character hex digest, got {sha256!r}.")
+        raise SettingError(f"fetch(sha256={sha256!r}): give the file's full 64-character hex digest (`sha256sum FILE`).")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise SettingError(f"fetch(size={size!r}): give the file's size in bytes, a whole number.")
     if isinstance(weights, str):
         return _fetch_first([weights], expect=Expected(sha256=(sha256 or "").lower(), size=size), progress=progress)
     expect = expected_of(weights, sha256=sha256, size=size)
