@@ -107,6 +107,25 @@ def test_torchvision_files_kept_by_name_are_reused_only_when_they_verify(
     assert handled
 
 
+@pytest.mark.parametrize("pinned", [False, True], ids=["no sha256", "sha256"])
+def test_offline_the_file_copied_where_the_error_says_is_used(
+    pinned: bool, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    sd, data = serialized_state_dict(seed=8)
+    server.files["/w/placed.pth"] = data
+    weights = _weights(server.url("/w/placed.pth"), sha256(data) if pinned else "")
+    monkeypatch.setenv("MODELVER_OFFLINE", "1")
+    with pytest.raises(WeightsError) as info:
+        fetch(weights, progress=False)
+    place = Path(re.search(r"copy it to (\S+) \(", str(info.value)).group(1))  # type: ignore[union-attr]
+    place.parent.mkdir(parents=True, exist_ok=True)
+    place.write_bytes(data)  # what a user does with a file fetched elsewhere
+    assert torch.equal(load_state_dict(weights, progress=False)["weight"], sd["weight"])
+    assert server.requests["/w/placed.pth"] == 0
+
+
 # ---- hash prefixes: opt-in --------------------------------------------------------------------
 
 
