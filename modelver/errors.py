@@ -52,7 +52,7 @@ class SourceError(ModelverError, ValueError):
 
 
 class SettingError(ModelverError, ValueError):
-    """A setting (an environment variable such as ``MODELVER_DOWNLOAD_TIMEOUT``, or an argument) with a value that cannot work."""
+    """A setting (an environment variable such as ``MODELVER_DOWNLOAD_TIMEOUT``, or an argument) that cannot work."""
 
 
 class WeightsError(ModelverError, OSError):

@@ -66,7 +66,7 @@ def fetch(weights: Any, progress: bool = True, *, sha256: str | None = None, siz
     the entry says (a lock file pins them per call).
     """
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
-        raise SettingError(f"fetch(sha256={sha256!r}): give the file's full 64-character hex digest (`sha256sum FILE`).")
+        raise SettingError(f"fetch(sha256={sha256!r}): give the file's full 64-character hex digest (sha256sum FILE).")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         raise SettingError(f"fetch(size={size!r}): give the file's size in bytes, a whole number.")
     if isinstance(weights, str):
