@@ -248,6 +248,18 @@ def test_bad_store_settings_are_one_clear_error(
     assert handled
 
 
+@pytest.mark.parametrize("value", ["abc", "inf"])
+def test_a_bad_download_timeout_is_one_line_on_the_command_line(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelver.predict import sample_image
+
+    sample_image("chelsea").save(tmp_path / "cat.png")
+    monkeypatch.setenv("MODELVER_DOWNLOAD_TIMEOUT", value)  # read before any connection is opened
+    err = _one_line_error(capsys, ["predict", "resnet50", str(tmp_path / "cat.png"), "--quiet"])
+    assert f"MODELVER_DOWNLOAD_TIMEOUT={value!r} is not a number of seconds" in err
+
+
 @pytest.mark.parametrize(
     "content, words",
     [
