@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar, Union
 
 from ._version import __version__
 from ._weights import Weights, WeightsEnum
+from .lockfile import _active as _lock
 
 __all__ = ["handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "overwrite_value_param", "SINCE"]
 
@@ -97,6 +98,7 @@ def _map_legacy(
     # with warnings as errors the user still sees the ValueError.
     if legacy_value:
         chosen = default(kwargs) if callable(default) and not isinstance(default, WeightsEnum) else default
+        chosen = _lock.instead_of_legacy(chosen)  # under a lock file: the pinned entry
         if not isinstance(chosen, WeightsEnum):
             raise ValueError(f"No weights available for model {builder.__name__}")
     else:

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Callable, Mapping
 
 from .errors import UnknownWeightsError
+from .lockfile import _active as _lock
 
 __all__ = ["Weights", "WeightsEnum", "WeightsMeta"]
 
@@ -178,6 +179,10 @@ class WeightsEnum(Enum):
                 f"{cls.__name__} has no entries: no pre-trained weights are released for this builder. "
                 "Pass weights=None, or your own modelver.Weights."
             )
+        if member == "DEFAULT":  # under a lock file, "DEFAULT" is the pinned entry, wherever DEFAULT moved
+            pinned = _lock.pinned_member(cls)
+            if pinned is not None:
+                return pinned  # type: ignore[no-any-return]
         try:
             return cls.__members__[member]
         except KeyError:
@@ -189,9 +194,17 @@ class WeightsEnum(Enum):
             ) from None
 
     def get_state_dict(self, progress: bool = True, **kwargs: Any) -> dict[str, Any]:
-        """Fetch, verify and load this entry's file as a state_dict (keys adapted)."""
+        """Fetch, verify and load this entry's file as a state_dict (keys adapted).
+
+        Under a lock file (``modelver.use_lock``, ``MODELVER_LOCK``) that pins this enum, only
+        the pinned entry loads, and only with the pinned sha256: see :mod:`modelver.lockfile`.
+        """
         self.warn_if_deprecated()
-        return self.value.get_state_dict(progress=progress, **kwargs)
+        pinned = _lock.pinned_weights(self)
+        if pinned is None:
+            return self.value.get_state_dict(progress=progress, **kwargs)
+        with _lock.explain_integrity(self):
+            return pinned.get_state_dict(progress=progress, **kwargs)  # type: ignore[no-any-return]
 
     def warn_if_deprecated(self) -> None:
         """Warn once per call site if meta marks this entry deprecated, naming its replacement."""

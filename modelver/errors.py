@@ -24,6 +24,7 @@ __all__ = [
     "SourceError",
     "SettingError",
     "BundleError",
+    "LockError",
     "first_line",
 ]
 
@@ -85,6 +86,15 @@ class LockTimeoutError(CacheError, TimeoutError):
 
 class BundleError(ModelverError, ValueError):
     """An exported bundle that is missing, corrupted, or given the wrong input."""
+
+
+class LockError(ModelverError):
+    """A weights lock file (``modelver.lock``) that is malformed, or a request it forbids.
+
+    Raised when a locked builder is asked for another entry than its pin (for example the
+    enum's ``DEFAULT`` after it moved): the message names both entries and the command that
+    moves the pin.
+    """
 
 
 def first_line(exc: BaseException) -> str:

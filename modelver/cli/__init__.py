@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelverError
 
-BUILTIN = ("core", "text", "verify", "docs")
+BUILTIN = ("core", "text", "verify", "lock", "docs")
 ENTRY_POINT_GROUP = "modelver.commands"
 
 

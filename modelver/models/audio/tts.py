@@ -15,6 +15,7 @@ from ..._build import build_model
 from ..._legacy import handle_legacy_interface
 from ..._registry import register_model
 from ..._weights import Weights, WeightsEnum
+from ...lockfile import _active as _lock
 from .._lazy import lazy_module
 from .processing import CharacterProcessor, PhonemeProcessor
 from .tacotron2 import Tacotron2_Weights, tacotron2_factory
@@ -63,6 +64,7 @@ class TTS_Tacotron2_WaveRNN_Weights(WeightsEnum):
     def get_state_dict(self, progress: bool = True, **kwargs: Any) -> dict[str, Any]:
         """Both files of the release, keyed by the pipeline's module names."""
         self.warn_if_deprecated()
+        _lock.pinned_weights(self)  # under a lock file pinning another entry: LockError
         acoustic = Tacotron2_Weights.verify(self.meta["acoustic_weights"])
         vocoder = WaveRNN_Weights.verify(self.meta["vocoder_weights"])
         state_dict = {f"tacotron2.{k}": t for k, t in acoustic.get_state_dict(progress, **kwargs).items()}

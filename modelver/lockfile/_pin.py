@@ -1,0 +1,147 @@
+"""Make a :class:`Pin`: resolve a builder's entry, fetch and hash its file, resolve ``hf://`` commits, fingerprint it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .. import store
+from .._version import __version__
+from ..errors import LockError, ModelverError, WeightsError
+from . import _format
+
+__all__ = ["enum_of_builder", "member_of", "make_pin", "same_file", "fingerprint_difference", "metrics_of", "short"]
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_CHUNK = 1 << 20
+
+
+def enum_of_builder(builder: str) -> type:
+    from .._registry import _enum_of, get_model_builder
+
+    enum = _enum_of(get_model_builder(builder))
+    if enum is None:
+        raise LockError(f"{builder!r} has no weights enum: there is nothing to pin. Lock builders with released weights.")
+    return enum
+
+
+def member_of(enum: type, name: str) -> Any:
+    """The member called ``name`` (``DEFAULT``, ``IMAGENET1K_V1`` or ``X_Weights.IMAGENET1K_V1``)."""
+    return enum.verify(name)  # type: ignore[attr-defined]
+
+
+def default_name(enum: type) -> str:
+    default = enum.__members__.get("DEFAULT")  # type: ignore[attr-defined]
+    return "" if default is None else str(default.name)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _commit_of(location: str, path: Path) -> str:
+    """The commit of the snapshot huggingface_hub returned ``path`` from (``snapshots/<commit>/<file>``)."""
+    filename = store.parse_location(location).filename  # type: ignore[union-attr]
+    parts = Path(path).parts
+    depth = len(filename.split("/")) + 1
+    if len(parts) > depth and parts[-depth - 1] == "snapshots" and _COMMIT.match(parts[-depth]):
+        return parts[-depth]
+    raise LockError(f"{location}: cannot tell which commit {path} belongs to (not a Hugging Face snapshot path).")
+
+
+def _resolve_commits(weights: Any, path: Path, digest: str, notes: list[str]) -> dict[str, str]:
+    """hf:// location → commit, for every hf:// location of the entry that can be reached."""
+    commits = {}
+    for location in (weights.url, *weights.mirrors):
+        if not location.startswith("hf://"):
+            continue
+        revision = store.parse_location(location).revision  # type: ignore[union-attr]
+        if revision is not None and _COMMIT.match(revision):
+            commits[location] = revision
+            continue
+        try:
+            found = store.fetch(location, progress=False)
+        except WeightsError as exc:
+            notes.append(f"{location}: its commit is not recorded ({exc}); the sha256 still pins the bytes")
+            continue
+        if found != path and sha256_of(found) != digest:
+            raise LockError(
+                f"{location} serves a different file than {weights.url} (sha256 {sha256_of(found)}, not {digest}): "
+                "the entry's locations disagree, so there is no one file to pin. Fix the entry's mirrors."
+            )
+        commits[location] = _commit_of(location, found)
+    return commits
+
+
+def _fingerprint(builder: str, member: Any, notes: list[str]) -> dict[str, Any] | None:
+    from .. import fingerprint
+
+    try:
+        return fingerprint.compute(builder, member)
+    except ModelverError as exc:
+        if "no fingerprint probe" not in str(exc):
+            raise
+        notes.append(f"no output fingerprint ({exc})")
+        return None
+
+
+def make_pin(builder: str, member: Any, *, progress: bool = False) -> tuple[_format.Pin, list[str]]:
+    """Pin ``member`` for ``builder`` as it is today; returns the pin and notes worth printing."""
+    notes: list[str] = []
+    weights = member.value
+    path = store.fetch(weights, progress=progress)  # verified against the entry's own sha256, when it has one
+    digest = sha256_of(path)
+    pin = _format.Pin(
+        builder=builder,
+        entry=f"{type(member).__name__}.{member.name}",
+        default=default_name(type(member)),
+        url=weights.url,
+        mirrors=tuple(weights.mirrors),
+        sha256=digest,
+        size=path.stat().st_size,
+        commits=MappingProxyType(_resolve_commits(weights, path, digest, notes)),
+        fingerprint=_fingerprint(builder, member, notes),
+        locked_with=f"modelver {__version__}",
+    )
+    return pin, notes
+
+
+def fingerprint_difference(recorded: Any, current: Any) -> str:
+    """'' when two fingerprints agree within modelver's tolerance, else where they differ most."""
+    from ..fingerprint import _max_difference
+
+    if recorded is None or current is None:
+        return "" if recorded is None and current is None else "recorded in one, not the other"
+    difference, where = _max_difference(dict(recorded), dict(current))
+    return f"{where} differs by {difference:.3g}" if difference > 0 else ""
+
+
+def same_file(a: _format.Pin, b: _format.Pin) -> bool:
+    return (a.entry, a.url, a.mirrors, a.sha256, a.size, dict(a.commits)) == (
+        b.entry, b.url, b.mirrors, b.sha256, b.size, dict(b.commits)
+    )
+
+
+def metrics_of(member: Any) -> dict[str, Any]:
+    """``{"ImageNet-1K acc@1": 76.13, ...}`` from ``meta["_metrics"]`` (torchvision's key) or ``meta["metrics"]``."""
+    meta = member.meta
+    metrics = meta.get("_metrics", meta.get("metrics")) or {}
+    flat = {}
+    for dataset, values in metrics.items():
+        if isinstance(values, dict):
+            flat.update({f"{dataset} {name}": value for name, value in values.items()})
+        else:
+            flat[dataset] = values
+    return flat
+
+
+def short(pin: _format.Pin) -> str:
+    """The file of a pin in a few words: its location, digest prefix and size."""
+    return f"{pin.url} sha256 {pin.sha256[:12]}… ({pin.size} bytes)"
