@@ -20,13 +20,14 @@ import contextlib
 import contextvars
 import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import IntegrityError, LockError
 from . import _format
 
-__all__ = ["LOCK_VAR", "use_lock", "active", "pinned_member", "pinned_weights", "instead_of_legacy", "at_commit", "pinned_copy"]
+__all__ = ["LOCK_VAR", "active", "at_commit", "instead_of_legacy", "pinned_copy", "pinned_member", "pinned_weights", "use_lock"]
 
 LOCK_VAR = "MODELVER_LOCK"
 _UNSET: Any = object()

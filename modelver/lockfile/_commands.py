@@ -9,15 +9,16 @@ lifted, so they see the registry as it is.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .. import store
 from ..errors import IntegrityError, LockError, UnknownModelError, WeightsError
 from . import _format, _pin
 from ._active import pinned_copy, use_lock
 
-__all__ = ["LockResult", "PinCheck", "CheckReport", "write_lock", "check_lock"]
+__all__ = ["CheckReport", "LockResult", "PinCheck", "check_lock", "write_lock"]
 
 
 @dataclasses.dataclass

@@ -27,13 +27,14 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import LockError
 
-__all__ = ["FORMAT_VERSION", "DEFAULT_FILE", "Pin", "LockFile", "read", "dumps", "write"]
+__all__ = ["DEFAULT_FILE", "FORMAT_VERSION", "LockFile", "Pin", "dumps", "read", "write"]
 
 FORMAT_VERSION = 1
 DEFAULT_FILE = "modelver.lock"

@@ -13,7 +13,7 @@ from .._version import __version__
 from ..errors import LockError, ModelverError, WeightsError
 from . import _format
 
-__all__ = ["enum_of_builder", "member_of", "make_pin", "same_file", "fingerprint_difference", "metrics_of", "short"]
+__all__ = ["enum_of_builder", "fingerprint_difference", "make_pin", "member_of", "metrics_of", "same_file", "short"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _CHUNK = 1 << 20
