@@ -223,7 +223,11 @@ def test_an_unpinned_hf_entry_is_locked_to_the_commit_it_resolved_to(
     assert loaded(tiny.lock_tinynet_hf(weights="DEFAULT"), tiny.state_dict(2))
     with modelver.use_lock(path):
         assert loaded(tiny.lock_tinynet_hf(weights="DEFAULT"), tiny.state_dict(1))
-    assert modelver.check_lock(path).ok
+    report = modelver.check_lock(path)
+    assert report.ok and report.pins[0].news == [
+        (f"hf://{tiny.HF_REPO}/model.safetensors now resolves to commit {COMMIT_2} (locked {COMMIT_1}); "
+        f"the lock keeps reading {COMMIT_1}")
+    ]
 
     for link in old.iterdir():  # the locked commit is gone from the cache: the lock never falls back to main
         link.unlink()

@@ -222,6 +222,19 @@ def _check_file(result: PinCheck, weights: Any, pin: _format.Pin) -> None:
         result.problems.append(f"file: {size} bytes, locked {pin.size}")
 
 
+def _check_branches(result: PinCheck, pin: _format.Pin) -> None:
+    """News when an ``hf://`` location that follows a branch has moved past its pinned commit."""
+    for location, commit in sorted(pin.commits.items()):
+        if _pin.is_commit(store.parse_location(location).revision):  # type: ignore[union-attr]
+            continue  # pinned in the entry itself: cannot move
+        try:
+            now = _pin.current_commit(location)
+        except (WeightsError, LockError):
+            continue  # where it is now cannot be told here (offline, no cache): the pin is checked above
+        if now != commit:
+            result.news.append(f"{location} now resolves to commit {now} (locked {commit}); the lock keeps reading {commit}")
+
+
 def _check_fingerprint(result: PinCheck, member: Any, pin: _format.Pin) -> None:
     from .. import fingerprint
 
@@ -260,6 +273,7 @@ def _check_pin(path: Path, pin: _format.Pin) -> PinCheck:
     if tuple(weights.mirrors) != pin.mirrors:
         result.news.append(f"mirrors are now {list(weights.mirrors)} (locked {list(pin.mirrors)}); the sha256 guards them")
     _check_file(result, weights, pin)
+    _check_branches(result, pin)
     _check_fingerprint(result, member, pin)
     default = _pin.default_name(enum)
     if default != pin.default:

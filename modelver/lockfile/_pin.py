@@ -56,6 +56,15 @@ def _commit_of(location: str, path: Path) -> str:
     raise LockError(f"{location}: cannot tell which commit {path} belongs to (not a Hugging Face snapshot path).")
 
 
+def is_commit(revision: str | None) -> bool:
+    return revision is not None and bool(_COMMIT.match(revision))
+
+
+def current_commit(location: str) -> str:
+    """The commit an ``hf://`` location's revision (a branch, or none: the default branch) resolves to now."""
+    return _commit_of(location, store.fetch(location, progress=False))
+
+
 def _resolve_commits(weights: Any, path: Path, digest: str, notes: list[str]) -> dict[str, str]:
     """hf:// location → commit, for every hf:// location of the entry that can be reached."""
     commits = {}
@@ -63,7 +72,7 @@ def _resolve_commits(weights: Any, path: Path, digest: str, notes: list[str]) ->
         if not location.startswith("hf://"):
             continue
         revision = store.parse_location(location).revision  # type: ignore[union-attr]
-        if revision is not None and _COMMIT.match(revision):
+        if is_commit(revision):
             commits[location] = revision
             continue
         try:
