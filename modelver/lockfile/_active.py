@@ -87,6 +87,12 @@ def _pin_of(enum: type) -> tuple[_format.LockFile, _format.Pin] | None:
     return None if pin is None else (lock, pin)
 
 
+def pin_of(member: Any) -> tuple[_format.LockFile, _format.Pin] | None:
+    """(lock, pin) when the lock in force pins ``member`` itself; None otherwise."""
+    found = _pin_of(type(member))
+    return found if found is not None and found[1].member_name == member.name else None
+
+
 def _upgrade_hint(lock: _format.LockFile, pin: _format.Pin) -> str:
     return f"`modelver lock --upgrade {pin.builder} --file {lock.path}`"
 

@@ -154,3 +154,21 @@ def metrics_of(member: Any) -> dict[str, Any]:
 def short(pin: _format.Pin) -> str:
     """The file of a pin in a few words: its location, digest prefix and size."""
     return f"{pin.url} sha256 {pin.sha256[:12]}… ({pin.size} bytes)"
+
+
+def provenance(weights: Any) -> dict[str, Any]:
+    """Exactly which weights: the entry, its file's sha256 and size, and the pin when a lock is in force.
+
+    What a bundle's manifest records (``modelver export``). Under a lock pinning the entry's
+    enum, the file was loaded with the pinned sha256, so the pin is quoted; otherwise the file
+    (fetched or found in the cache) is hashed.
+    """
+    from .._weights import WeightsEnum, weights_label
+    from ._active import pin_of
+
+    found = pin_of(weights) if isinstance(weights, WeightsEnum) else None
+    if found is not None:
+        lock, pin = found
+        return {"entry": pin.entry, "sha256": pin.sha256, "size": pin.size, "lock": pin.line(), "lock_file": str(lock.path)}
+    path = store.fetch(weights, progress=False)
+    return {"entry": weights_label(weights), "sha256": sha256_of(path), "size": path.stat().st_size, "lock": None, "lock_file": None}
