@@ -91,4 +91,11 @@ def lock_tinynet_hf(*, weights: TinyNetHF_Weights | None = None, progress: bool 
     return build_model(TinyNet, weights, progress)
 
 
-BUILDERS = {"lock_tinynet": lock_tinynet, "lock_tinynet_hf": lock_tinynet_hf}
+@register_model()
+def lock_tinynet_wide(*, weights: TinyNet_Weights | None = None, progress: bool = True) -> TinyNet:
+    """Another builder on the same weights enum (as a detection model on a classifier's backbone weights)."""
+    weights = TinyNet_Weights.verify(weights)
+    return build_model(TinyNet, weights, progress)
+
+
+BUILDERS = {"lock_tinynet": lock_tinynet, "lock_tinynet_hf": lock_tinynet_hf, "lock_tinynet_wide": lock_tinynet_wide}

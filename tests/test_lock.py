@@ -259,6 +259,24 @@ def test_locking_the_packaged_weights_works_offline_and_rewrites_the_same_bytes(
     assert modelver.check_lock(path).ok
 
 
+def test_a_pin_holds_for_its_enum_in_every_builder_and_one_enum_has_one_pin(
+    tiny: Any, tmp_path: Path, isolated_caches: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "modelver.lock"
+    modelver.write_lock(path, ["lock_tinynet=V2"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    seed_hf_cache(isolated_caches, tiny.HF_REPO, COMMIT_1, {"model.safetensors": tiny.file_bytes(3)})
+    with modelver.use_lock(path):
+        assert loaded(tiny.lock_tinynet_wide(weights="DEFAULT"), tiny.state_dict(2))  # DEFAULT is V1 in this release
+        with pytest.raises(LockError, match="TinyNet_Weights.V1 .today's DEFAULT. is not what .* pins for lock_tinynet"):
+            tiny.lock_tinynet_wide(weights=tiny.TinyNet_Weights.V1)
+        assert loaded(tiny.lock_tinynet_hf(weights="DEFAULT"), tiny.state_dict(3))  # an enum no pin names: as usual
+    before = path.read_bytes()
+    with pytest.raises(LockError, match="lock_tinynet and lock_tinynet_wide share the weights enum TinyNet_Weights"):
+        modelver.write_lock(path, ["lock_tinynet_wide=V1"])
+    assert path.read_bytes() == before
+
+
 def test_the_writer_escapes_what_toml_needs() -> None:
     odd = 'a "quoted" \\ back\tslash\x7f é \U0001f600'
     pin = _format.Pin(
