@@ -35,9 +35,10 @@ class TinyNet(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3, stride=4)
         self.fc = nn.Linear(4, num_classes)
+        self.scale = SCALE  # read at construction: changing the module constant is a code change
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.conv(x).relu().mean((2, 3)) * SCALE)
+        return self.fc(self.conv(x).relu().mean((2, 3)) * self.scale)
 
 
 def state_dict(seed: int) -> dict[str, Tensor]:
