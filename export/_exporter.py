@@ -116,6 +116,18 @@ def _resolve(name: str, weights: Any) -> tuple[Callable[..., Any], Any, str]:
     return builder, entry, weights_label(entry)
 
 
+def weights_source(entry: Any, *, verify_file: bool) -> dict[str, Any]:
+    """What the manifest records about the weights: exact entry, file sha256 and size, lock pin line.
+
+    Under a lock (``MODELVER_LOCK``, ``modelver.use_lock``) the entry is the pinned one and its
+    pin line is quoted. ``verify_file``: the model was built here from the real file, which is
+    at hand to hash; otherwise (a model built by the caller, synthetic weights) ``verified`` is false.
+    """
+    from modelver.lockfile import provenance
+
+    return provenance(entry, fetch=verify_file)
+
+
 def export_model(
     name: str,
     *,
@@ -182,10 +194,14 @@ def export_model(
         return results
 
     start = time.perf_counter()
-    if model is None:
+    built_here = model is None
+    if built_here:
         say(f"==> building {name} with {label}")
         model = builder(weights=entry, progress=progress is not None)
     model = model.eval()
+    from modelver.testing import active_synthetic_seed
+
+    source = weights_source(entry, verify_file=built_here and active_synthetic_seed() is None)
     task = exporter_class(name, model, entry, label)
     meta = build_meta(name, entry, label, task)
     from .parity import eager_outputs
@@ -227,6 +243,7 @@ def export_model(
             "name": name,
             "task": task.task,
             "weights": label,
+            "weights_source": source,
             "model_file": written.model_file,
             "files": {f: file_entry(directory, f) for f in written.files},
             "inputs": meta["inputs"],

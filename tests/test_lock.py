@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 import tomllib
+import warnings
 import torch
-from conftest import ROOT, seed_hf_cache, subprocess_env
+from conftest import ROOT, seed_hf_cache, sha256, subprocess_env
 
 import modelver
 from modelver import _registry
@@ -324,3 +325,41 @@ def test_a_malformed_or_missing_lock_file_is_refused_naming_it(tmp_path: Path, m
         modelver.get_weight("ResNet50_Weights.DEFAULT")  # loud at the first resolution, never ignored
     with modelver.use_lock(None):
         assert modelver.get_weight("ResNet50_Weights.DEFAULT").name == "IMAGENET1K_V2"
+
+
+def test_export_records_the_exact_weights_and_exports_the_pinned_entry_under_a_lock(tiny: Any, tmp_path: Path) -> None:
+    from modelver_export import export_model
+    from modelver_export._bundle import read_manifest
+
+    path = tmp_path / "modelver.lock"
+    modelver.write_lock(path, ["lock_tinynet=V2"])  # DEFAULT is V1 in this release
+    pin = _format.read(path).pins["lock_tinynet"]
+    with modelver.use_lock(path):
+        (locked,) = export_model("lock_tinynet", formats="torchscript", out=tmp_path / "a", check=False, progress=None)
+    manifest = read_manifest(locked.path)
+    assert manifest["weights"] == "TinyNet_Weights.V2"
+    assert manifest["weights_source"] == {
+        "entry": "TinyNet_Weights.V2", "sha256": pin.sha256, "size": pin.size, "verified": True,
+        "lock": f"lock_tinynet = TinyNet_Weights.V2 sha256:{pin.sha256} ({pin.size} bytes)", "lock_file": str(path),
+    }
+    images = torch.randint(0, 256, (2, 3, 48, 40), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+        log_probs = torch.jit.load(str(locked.path / manifest["model_file"]))(images).log()
+
+    def eager(entry: str) -> torch.Tensor:
+        weights = tiny.TinyNet_Weights[entry]
+        return tiny.lock_tinynet(weights=weights).eval()(weights.transforms()(images)).log_softmax(-1).detach()
+
+    assert torch.allclose(log_probs, eager("V2"), atol=1e-4)  # the bundle computes with the pinned file
+    assert not torch.allclose(log_probs, eager("V1"), atol=0.1)
+
+    (free,) = export_model("lock_tinynet", formats="torchscript", out=tmp_path / "b", check=False, progress=None)
+    v1 = (tiny.DIR / "v1.safetensors").read_bytes()
+    assert read_manifest(free.path)["weights_source"] == {
+        "entry": "TinyNet_Weights.V1", "sha256": sha256(v1), "size": len(v1), "verified": True,
+        "lock": None, "lock_file": None,  # no lock: the file the build loaded, hashed
+    }
+    with modelver.use_lock(path), pytest.raises(LockError, match="it pins TinyNet_Weights.V2"):
+        export_model("lock_tinynet", weights="V1", formats="torchscript", out=tmp_path / "c", check=False, progress=None)
+    assert not (tmp_path / "c").exists()

@@ -156,19 +156,32 @@ def short(pin: _format.Pin) -> str:
     return f"{pin.url} sha256 {pin.sha256[:12]}… ({pin.size} bytes)"
 
 
-def provenance(weights: Any) -> dict[str, Any]:
+def provenance(weights: Any, *, fetch: bool = True) -> dict[str, Any]:
     """Exactly which weights: the entry, its file's sha256 and size, and the pin when a lock is in force.
 
     What a bundle's manifest records (``modelver export``). Under a lock pinning the entry's
-    enum, the file was loaded with the pinned sha256, so the pin is quoted; otherwise the file
-    (fetched or found in the cache) is hashed.
+    enum to another entry, raises :class:`LockError`, as loading it would. With ``fetch``
+    the file is fetched (found in the cache after a build) and verified or hashed, and
+    ``verified`` is true; without it (a model built elsewhere) the digest is the pin's or
+    the entry's, if either knows one.
     """
     from .._weights import WeightsEnum, weights_label
-    from ._active import pin_of
+    from ._active import pin_of, pinned_copy, pinned_weights
 
-    found = pin_of(weights) if isinstance(weights, WeightsEnum) else None
-    if found is not None:
-        lock, pin = found
-        return {"entry": pin.entry, "sha256": pin.sha256, "size": pin.size, "lock": pin.line(), "lock_file": str(lock.path)}
-    path = store.fetch(weights, progress=False)
-    return {"entry": weights_label(weights), "sha256": sha256_of(path), "size": path.stat().st_size, "lock": None, "lock_file": None}
+    found = None
+    if isinstance(weights, WeightsEnum):
+        pinned_weights(weights)  # another entry than the lock's pin: LockError
+        found = pin_of(weights)
+    lock, pin = found if found is not None else (None, None)
+    record: dict[str, Any] = {
+        "entry": weights_label(weights),
+        "sha256": pin.sha256 if pin else (weights.sha256 or None),
+        "size": pin.size if pin else None,
+        "lock": pin.line() if pin else None,
+        "lock_file": str(lock.path) if lock else None,
+        "verified": False,
+    }
+    if fetch:
+        path = store.fetch(pinned_copy(weights.value, pin) if pin else weights, progress=False)
+        record.update(sha256=pin.sha256 if pin else sha256_of(path), size=path.stat().st_size, verified=True)
+    return record
