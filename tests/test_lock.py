@@ -11,13 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomllib
-import warnings
 import torch
 from conftest import ROOT, seed_hf_cache, sha256, subprocess_env
 
