@@ -121,11 +121,18 @@ def weights_source(entry: Any, *, verify_file: bool) -> dict[str, Any]:
 
     Under a lock (``MODELVER_LOCK``, ``modelver.use_lock``) the entry is the pinned one and its
     pin line is quoted. ``verify_file``: the model was built here from the real file, which is
-    at hand to hash; otherwise (a model built by the caller, synthetic weights) ``verified`` is false.
+    at hand to hash; otherwise (a model built by the caller, synthetic weights, a builder that
+    loads no file) ``verified`` is false and the digest is the pin's or the entry's, if known.
     """
+    from modelver.errors import WeightsUnavailableError
     from modelver.lockfile import provenance
 
-    return provenance(entry, fetch=verify_file)
+    if verify_file:
+        try:
+            return provenance(entry, fetch=True)
+        except WeightsUnavailableError:
+            pass
+    return provenance(entry, fetch=False)
 
 
 def export_model(

@@ -360,6 +360,12 @@ def test_export_records_the_exact_weights_and_exports_the_pinned_entry_under_a_l
         "entry": "TinyNet_Weights.V1", "sha256": sha256(v1), "size": len(v1), "verified": True,
         "lock": None, "lock_file": None,  # no lock: the file the build loaded, hashed
     }
+    given = tiny.lock_tinynet(weights="V2")  # built by the caller: the exporter cannot tell from which file
+    (unverified,) = export_model("lock_tinynet", weights="V2", model=given, formats="torchscript", out=tmp_path / "d",
+                                 check=False, progress=None)
+    assert read_manifest(unverified.path)["weights_source"] == {
+        "entry": "TinyNet_Weights.V2", "sha256": None, "size": None, "verified": False, "lock": None, "lock_file": None,
+    }
     with modelver.use_lock(path), pytest.raises(LockError, match="it pins TinyNet_Weights.V2"):
         export_model("lock_tinynet", weights="V1", formats="torchscript", out=tmp_path / "c", check=False, progress=None)
     assert not (tmp_path / "c").exists()
