@@ -58,7 +58,7 @@ def write_files(folder: Path) -> None:
 
 
 def _meta(acc: float) -> dict[str, Any]:
-    return {"task": "image_classification", "categories": CATEGORIES, "metrics": {"Synthetic": {"acc@1": acc}}}
+    return {"task": "image_classification", "categories": CATEGORIES, "_metrics": {"Synthetic": {"acc@1": acc}}}
 
 
 _TRANSFORMS = partial(ImageClassification, crop_size=32, resize_size=36)

@@ -296,7 +296,7 @@ def test_the_writer_escapes_what_toml_needs() -> None:
     [
         (["lock", "no_such_model"], "Unknown model 'no_such_model'"),
         (["lock", "efficientnet_lite0=V9"], "Unknown weights 'V9' for EfficientNet_Lite0_Weights"),
-        (["lock", "minilm_l6_classifier"], "'minilm_l6_classifier' has no weights enum: there is nothing to pin"),
+        (["lock", "minilm_l6_classifier"], "'minilm_l6_classifier' has no released weights (MiniLM_L6_Classifier_Weights is empty): there is nothing"),
         (["lock", "--upgrade", "efficientnet_lite0=IMAGENET1K_V1"], "give builder names without =ENTRY"),
         (["lock"], "nothing to lock. Name builders"),
         (["lock", "--check"], "no such lock file. Write one with `modelver lock NAME ... --file"),

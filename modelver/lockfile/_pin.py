@@ -23,8 +23,11 @@ def enum_of_builder(builder: str) -> type:
     from .._registry import _enum_of, get_model_builder
 
     enum = _enum_of(get_model_builder(builder))
-    if enum is None:
-        raise LockError(f"{builder!r} has no weights enum: there is nothing to pin. Lock builders with released weights.")
+    if enum is None or not enum.__members__:
+        raise LockError(
+            f"{builder!r} has no released weights{f' ({enum.__name__} is empty)' if enum is not None else ''}: "
+            "there is nothing to pin. Lock builders with released weights."
+        )
     return enum
 
 
@@ -141,7 +144,7 @@ def same_file(a: _format.Pin, b: _format.Pin) -> bool:
 def metrics_of(member: Any) -> dict[str, Any]:
     """``{"ImageNet-1K acc@1": 76.13, ...}`` from ``meta["_metrics"]`` (torchvision's key) or ``meta["metrics"]``."""
     meta = member.meta
-    metrics = meta.get("_metrics", meta.get("metrics")) or {}
+    metrics = (meta["_metrics"] if "_metrics" in meta else meta.get("metrics")) or {}
     flat = {}
     for dataset, values in metrics.items():
         if isinstance(values, dict):
