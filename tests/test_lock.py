@@ -39,6 +39,8 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import lock_models
 
     assert lock_models.DIR == folder, "lock_models was imported before its files were made"
+    for name in lock_models.BUILDERS:  # registered by the import; only the `tiny` fixture lends them out
+        _registry._BUILDERS.pop(name, None)
     lock_models.write_files(folder)
     return folder
 
