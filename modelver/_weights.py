@@ -197,14 +197,14 @@ class WeightsEnum(Enum):
         """Fetch, verify and load this entry's file as a state_dict (keys adapted).
 
         Under a lock file (``modelver.use_lock``, ``MODELVER_LOCK``) that pins this enum, only
-        the pinned entry loads, and only with the pinned sha256: see :mod:`modelver.lockfile`.
+        the pinned entry loads, and only with the pinned sha256 and size: see :mod:`modelver.lockfile`.
         """
         self.warn_if_deprecated()
         pinned = _lock.pinned_weights(self)
         if pinned is None:
             return self.value.get_state_dict(progress=progress, **kwargs)
         with _lock.explain_integrity(self):
-            return pinned.get_state_dict(progress=progress, **kwargs)  # type: ignore[no-any-return]
+            return pinned.get_state_dict(progress=progress, **{**kwargs, **_lock.expected(self)})  # type: ignore[no-any-return]
 
     def warn_if_deprecated(self) -> None:
         """Warn once per call site if meta marks this entry deprecated, naming its replacement."""

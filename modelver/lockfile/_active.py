@@ -7,7 +7,8 @@ The weights API asks here, cheaply, at three points:
 - legacy ``pretrained=True`` → :func:`instead_of_legacy`: the pinned entry too;
 - loading a file (``member.get_state_dict``) → :func:`pinned_weights`: refuses another
   entry of a pinned enum with :class:`LockError`, and loads the pinned one with the
-  pinned sha256 (and ``hf://`` locations at their pinned commits).
+  pinned sha256 and size (the store's per-call ``sha256=``/``size=``; :func:`expected`)
+  and ``hf://`` locations at their pinned commits.
 
 A pin holds for its weights enum wherever the process loads it, as a package lock pins a
 package for every dependent: a Faster R-CNN backbone taken from ``ResNet50_Weights``
@@ -27,7 +28,19 @@ from typing import Any
 from ..errors import IntegrityError, LockError
 from . import _format
 
-__all__ = ["LOCK_VAR", "active", "at_commit", "instead_of_legacy", "pinned_copy", "pinned_member", "pinned_weights", "use_lock"]
+__all__ = [
+    "LOCK_VAR",
+    "active",
+    "at_commit",
+    "at_pinned_commits",
+    "expected",
+    "explain_integrity",
+    "instead_of_legacy",
+    "pin_of",
+    "pinned_member",
+    "pinned_weights",
+    "use_lock",
+]
 
 LOCK_VAR = "MODELVER_LOCK"
 _UNSET: Any = object()
@@ -134,8 +147,9 @@ def pinned_weights(member: Any) -> Any:
     """The ``Weights`` to load for ``member`` under the lock (None: not pinned, load as usual).
 
     Raises :class:`LockError` when the lock pins another entry of its enum. The returned
-    value is the entry's own, with the pinned sha256 and ``hf://`` locations at their
-    pinned commits: the file loaded is the file that was locked, or nothing.
+    value is the entry's own with its ``hf://`` locations at their pinned commits; load it
+    with :func:`expected` (the pinned sha256 and size), so that the file loaded is the file
+    that was locked, or nothing.
     """
     found = _pin_of(type(member))
     if found is None:
@@ -150,16 +164,21 @@ def pinned_weights(member: Any) -> Any:
             f'Ask for {pin.entry} (or weights="DEFAULT", which resolves to it under the lock), or move the pin '
             f"on purpose: {_upgrade_hint(lock, pin)}."
         )
-    return pinned_copy(member.value, pin)
+    return at_pinned_commits(member.value, pin)
 
 
-def pinned_copy(weights: Any, pin: _format.Pin) -> Any:
-    """``weights`` with the pinned sha256, its ``hf://`` locations read at their pinned commits."""
+def expected(member: Any) -> dict[str, Any]:
+    """What the store must find for ``member``'s file under the lock: ``{"sha256": ..., "size": ...}``."""
+    found = _pin_of(type(member))
+    return {} if found is None else {"sha256": found[1].sha256, "size": found[1].size}
+
+
+def at_pinned_commits(weights: Any, pin: _format.Pin) -> Any:
+    """``weights`` with its ``hf://`` locations read at the commits ``pin`` recorded."""
     return dataclasses.replace(
         weights,
         url=at_commit(weights.url, pin.commits.get(weights.url)),
         mirrors=tuple(at_commit(m, pin.commits.get(m)) for m in weights.mirrors),
-        sha256=pin.sha256,
     )
 
 

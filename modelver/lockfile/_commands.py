@@ -16,7 +16,7 @@ from typing import Any
 from .. import store
 from ..errors import IntegrityError, LockError, UnknownModelError, WeightsError
 from . import _format, _pin
-from ._active import pinned_copy, use_lock
+from ._active import at_pinned_commits, use_lock
 
 __all__ = ["CheckReport", "LockResult", "PinCheck", "check_lock", "write_lock"]
 
@@ -210,16 +210,11 @@ class CheckReport:
 
 def _check_file(result: PinCheck, weights: Any, pin: _format.Pin) -> None:
     try:
-        local = store.fetch(pinned_copy(weights, pin), progress=False)
+        store.fetch(at_pinned_commits(weights, pin), progress=False, sha256=pin.sha256, size=pin.size)
     except IntegrityError as exc:
         result.problems.append(f"file: not the locked one: {exc}")
-        return
     except WeightsError as exc:
         result.problems.append(f"file: cannot be verified here: {exc}")
-        return
-    size = local.stat().st_size
-    if size != pin.size:
-        result.problems.append(f"file: {size} bytes, locked {pin.size}")
 
 
 def _check_branches(result: PinCheck, pin: _format.Pin) -> None:

@@ -169,7 +169,7 @@ def provenance(weights: Any, *, fetch: bool = True) -> dict[str, Any]:
     the entry's, if either knows one.
     """
     from .._weights import WeightsEnum, weights_label
-    from ._active import pin_of, pinned_copy, pinned_weights
+    from ._active import at_pinned_commits, pin_of, pinned_weights
 
     found = None
     if isinstance(weights, WeightsEnum):
@@ -185,6 +185,9 @@ def provenance(weights: Any, *, fetch: bool = True) -> dict[str, Any]:
         "verified": False,
     }
     if fetch:
-        path = store.fetch(pinned_copy(weights.value, pin) if pin else weights, progress=False)
+        if pin is not None:
+            path = store.fetch(at_pinned_commits(weights.value, pin), progress=False, sha256=pin.sha256, size=pin.size)
+        else:
+            path = store.fetch(weights, progress=False)
         record.update(sha256=pin.sha256 if pin else sha256_of(path), size=path.stat().st_size, verified=True)
     return record
