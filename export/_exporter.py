@@ -30,6 +30,8 @@ class BundleResult:
     seconds: float
     parity: dict[str, Any]
     version: int | None = None  #: the number of a versioned format's bundle (Triton)
+    #: reduced-precision bundles: the agreement report (``modelver_export.agreement``) instead of parity
+    agreement: dict[str, Any] | None = None
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -145,6 +147,8 @@ def export_model(
     check: bool = True,
     model: Any = None,
     progress: Callable[[str], None] | None = print,
+    quantize: str | None = None,
+    calibration: str | Path | None = None,
 ) -> list[BundleResult]:
     """Export builder ``name`` with ``weights`` to each of ``formats``; check each against eager.
 
@@ -163,11 +167,19 @@ def export_model(
             its ``bundle.json``).
         model: an already built model for these weights (default: ``builder(weights=...)``).
         progress: where progress lines go (None: nowhere).
+        quantize: ``"int8"``: ONNX / Triton bundles quantized with onnxruntime's tools
+            (:mod:`modelver_export.quantize`) and checked by agreement with the FP32 pipeline on
+            held-out inputs (:mod:`modelver_export.agreement`) on every installed engine instead
+            of parity; the default ``out`` is then ``bundles/NAME-int8``.
+        calibration: with ``quantize``, for image models: a directory of images calibrated on
+            besides the built-in photos.
     """
     say = progress or (lambda _line: None)
     parse_formats(formats)  # a typo fails before anything is imported or built
     entries = _weights_list(weights)
     if len(entries) > 1:
+        if quantize:
+            raise BundleError("--quantize exports one weights entry at a time; give one --weights.")
         return _export_versions(name, entries, formats, out, opset, check, model, progress)
     weights = entries[0]
     options: dict[str, Any] = {}
@@ -186,9 +198,12 @@ def export_model(
         raise BundleError(f"{name} supports no export format yet. See `modelver export --list`.")
     exporter_class = registry.get_task(task_name).exporter_class()
     exporter_class.check_options(chosen, options)
-    out_dir = Path(out) if out is not None else Path("bundles") / name
+    from .quantize import check_quantize
+
+    check_quantize(quantize, task_name, [f.name for f in chosen], calibration)
+    out_dir = Path(out) if out is not None else Path("bundles") / (name + (f"-{quantize}" if quantize else ""))
     results = []
-    for fmt in [f for f in chosen if f.versioned]:  # already a version there: nothing to build for it
+    for fmt in [f for f in chosen if f.versioned and not quantize]:  # already there: nothing to build for it
         triton_repo.check_target(fmt.directory(out_dir, name))
         present = triton_repo.find_version(fmt.directory(out_dir, name), label, entry.sha256 or None)
         if present is not None:
@@ -213,9 +228,9 @@ def export_model(
     meta = build_meta(name, entry, label, task)
     from .parity import eager_outputs
 
-    cases = task.cases() if check else []
+    cases = task.cases() if check and not quantize else []
     references = [eager_outputs(task, case) for case in cases]
-    say(f"    ready in {time.perf_counter() - start:.1f} s" + (f"; {len(cases)} parity inputs" if check else ""))
+    say(f"    ready in {time.perf_counter() - start:.1f} s" + (f"; {len(cases)} parity inputs" if cases else ""))
 
     from . import runtime
     from .parity import check_bundle, failure_summary
@@ -240,6 +255,12 @@ def export_model(
         )
         began = time.perf_counter()
         written = fmt.write(task, meta, directory, options)
+        bundle_meta = meta
+        if quantize:
+            from .quantize import make_int8
+
+            say(f"    {fmt.name}: quantizing to {quantize}")
+            bundle_meta = make_int8(task, meta, directory, written.model_file, calibration)
         for filename, data in task.bundle_files().items():
             (directory / filename).write_bytes(data)
             written.files.append(filename)
@@ -253,21 +274,38 @@ def export_model(
             "weights_source": source,
             "model_file": written.model_file,
             "files": {f: file_entry(directory, f) for f in written.files},
-            "inputs": meta["inputs"],
-            "outputs": meta["outputs"],
+            "inputs": bundle_meta["inputs"],
+            "outputs": bundle_meta["outputs"],
             "export": {
                 **written.details,
                 "seconds": round(seconds, 3),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             },
             "parity": {"checked": False, "note": "exported with --no-check"},
-            "meta": meta,
+            "meta": bundle_meta,
         }
+        if quantize:
+            manifest["quantization"] = bundle_meta["quantization"]
+            manifest["parity"] = {"checked": False, "note": f"{quantize}: checked by agreement with FP32 instead"}
         write_manifest(directory, manifest)
         size = sum(entry["size"] for entry in manifest["files"].values())
         shown = directory / written.model_file if staging is None else "staged"
         say(f"    {fmt.name}: {shown} ({size / 2**20:.1f} MiB) in {seconds:.1f} s")
-        if check:
+        agreement = None
+        if quantize:
+            from .engine_checks import agreement_on_engines
+
+            agreement = agreement_on_engines(task, directory, say, fmt)
+            manifest["agreement"] = agreement
+            write_manifest(directory, manifest)
+            if check and not agreement["passed"]:
+                from .agreement import failure
+
+                raise BundleError(
+                    f"The {quantize} {fmt.name} bundle of {name} strays too far from FP32: {failure(agreement)}. "
+                    f"The report is in {directory / 'bundle.json'}; --no-check keeps it anyway."
+                )
+        elif check:
             # the deployed path: manifest sha256, meta digest, the runtime; the code it runs is what we just wrote
             bundle = runtime.load(directory, trust_code=True)
             report = check_bundle(task, fmt, bundle.run, directory / written.model_file, cases, references)
@@ -283,6 +321,20 @@ def export_model(
                     f"The {fmt.name} bundle of {name} differs from eager: {failure_summary(report)}. "
                     f"The report is in {directory / 'bundle.json'}; --no-check skips the check."
                 )
+            if fmt.needs == "onnx":
+                from .engine_checks import bf16_agreement, parity_on_engines, timed_on_export
+
+                report["engines"] = {
+                    "onnxruntime": {"passed": True, "max_abs": report["max_abs"]},
+                    **parity_on_engines(task, fmt, directory, cases, references, say),
+                }
+                if cases and cases[0].seed is None:
+                    timed_on_export(directory, report["engines"], cases[0].inputs)
+                    report["timed_on"] = f"{cases[0].name}, median of 5 interleaved calls, at export"
+                bf16 = bf16_agreement(task, directory, say, fmt)
+                if bf16 is not None:
+                    manifest["bf16"] = bf16
+                write_manifest(directory, manifest)
         number = None
         if staging is not None:
             try:
@@ -290,7 +342,7 @@ def export_model(
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             say(f"    {fmt.name}: version {number} of {target}")
-        results.append(BundleResult(fmt.name, target, size, seconds, manifest["parity"], number))
+        results.append(BundleResult(fmt.name, target, size, seconds, manifest["parity"], number, agreement))
     return results
 
 
@@ -349,19 +401,31 @@ def _export_versions(
 
 
 def summary_table(results: Sequence[BundleResult]) -> str:
-    rows = [("format", "size", "export", "check", "max abs diff", "bundle")]
+    quality = "max abs diff / agreement" if any(r.agreement for r in results) else "max abs diff"
+    rows = [("format", "size", "export", "check", quality, "bundle")]
     for r in results:
         diff = r.max_abs_diff
-        check = r.parity.get("seconds")
+        check = (r.agreement or r.parity).get("seconds")
         rows.append(
             (
                 r.format,
                 f"{r.size / 2**20:.1f} MiB",
                 f"{r.seconds:.1f} s",
                 f"{check:.1f} s" if check is not None else "-",
-                f"{diff:.1e}" if diff is not None else "not checked",
+                _agreement_cell(r.agreement) if r.agreement else f"{diff:.1e}" if diff is not None else "not checked",
                 str(r.path) + (f" (version {r.version})" if r.version is not None else ""),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _agreement_cell(report: dict[str, Any]) -> str:
+    """The worst figure over the engines, e.g. ``agrees: top-1 1.00, max prob diff 0.05``."""
+    engines = list(report["engines"].values())
+    verdict = "agrees" if report["passed"] else "STRAYS"
+    if "top1_agreement" in engines[0]:
+        top1 = min(e["top1_agreement"] for e in engines)
+        diff = max(e["max_prob_diff"] for e in engines)
+        return f"{verdict}: top-1 {top1:.2f}, max prob diff {diff:.2f}"
+    return f"{verdict}: min cosine {min(e['min_cosine'] for e in engines):.4f}"

@@ -1,6 +1,7 @@
 """The ``export`` and ``run`` commands, plugged into ``modelver`` through the ``modelver.commands`` entry point.
 
-``modelver export NAME [--weights W] [--format F,...] [--out DIR] [--opset N] [--no-check]``,
+``modelver export NAME [--weights W] [--format F,...] [--out DIR] [--opset N] [--no-check]
+[--quantize int8 [--calibration DIR]]``,
 ``modelver export --list [--markdown]`` (``--markdown`` prints the README's table),
 ``modelver run BUNDLE INPUT...``; ``python -m modelver_export`` takes the same options as ``modelver export``.
 """
@@ -33,7 +34,23 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="output directory (default: bundles/NAME)")
     p.add_argument("--opset", type=int, default=None, help=f"ONNX opset, {DEFAULT_OPSET} to {MAX_OPSET} (default: {DEFAULT_OPSET})")
-    p.add_argument("--no-check", action="store_true", help="skip the parity check against eager")
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the parity check against eager (--quantize: keep a bundle that strays)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("int8",),
+        default=None,
+        help="ONNX/Triton: INT8 (image classifiers: static QDQ; text encoders: dynamic), checked against FP32",
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DIR",
+        help="with --quantize int8 (image models): images to calibrate on, besides the built-in photos",
+    )
     p.add_argument("--list", action="store_true", help="show which formats each builder supports, and exit")
     p.add_argument("--markdown", action="store_true", help="with --list: as the README's Markdown table")
     p.set_defaults(func=cmd_export)
@@ -112,6 +129,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         formats=args.format,
         out=args.out,
         opset=args.opset,
+        quantize=args.quantize,
+        calibration=args.calibration,
         check=not args.no_check,
         progress=lambda line: print(line, flush=True),
     )
