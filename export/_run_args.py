@@ -23,7 +23,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spin", action="store_true", help="ONNX: let onnxruntime's threads spin between runs (lower latency)"
     )
-    parser.add_argument("--engine", default="onnxruntime", help="ONNX: the inference engine (default onnxruntime)")
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        help="ONNX: the inference engine, onnxruntime or openvino (default auto: the faster installed one for this "
+        "bundle, named in the output)",
+    )
+    parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16"), help="ONNX: bf16 runs on OpenVINO (CPUs with BF16)"
+    )
     parser.add_argument(
         "--trust",
         action="store_true",

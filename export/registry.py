@@ -33,6 +33,7 @@ __all__ = [
     "Task",
     "format_names",
     "formats",
+    "engine_names",
     "get_engine",
     "get_format",
     "get_task",
@@ -115,6 +116,10 @@ def get_task(name: str | None) -> Task:
     return task
 
 
+def engine_names() -> tuple[str, ...]:
+    return tuple(_ENGINES)
+
+
 def get_engine(name: str) -> Any:
     if name not in _ENGINES:
         raise BundleError(f"Unknown engine {name!r}; choose from {', '.join(_ENGINES)}.")
@@ -146,3 +151,4 @@ for _format in _BUILTIN_FORMATS:
 for _task in _BUILTIN_TASKS:
     register_task(_task)
 register_engine("onnxruntime", "modelver_export.runtime.engines:OnnxRuntimeEngine")
+register_engine("openvino", "modelver_export.runtime.openvino:OpenVINOEngine")

@@ -166,8 +166,9 @@ def load(
     verify: bool = True,
     threads: int | None = None,
     spin: bool = False,
-    engine: str = "onnxruntime",
+    engine: str = "auto",
     trust_code: bool = False,
+    precision: str = "fp32",
 ) -> Bundle:
     """Load a bundle directory (checked against its ``bundle.json``) or a bare model file.
 
@@ -180,9 +181,13 @@ def load(
         spin: ONNX bundles: let onnxruntime's threads spin between runs (its own default).
             Lower latency when the session has the cores to itself; off by default because
             spinning threads slow down other sessions and torch on the same cores.
-        engine: ONNX bundles: the inference engine (``registry.register_engine``).
+        engine: ONNX bundles: the inference engine (``registry.register_engine``: ``"onnxruntime"``,
+            ``"openvino"``), or ``"auto"`` (default): the faster installed engine for this bundle
+            that passed its export check (:mod:`.engine_choice`); :attr:`Bundle.engine` says which, and why
+            when it is not plain FP32 on onnxruntime.
         trust_code: required for formats that run code from the file (TorchScript, ``.pt2``):
             load those only from sources you trust. ONNX needs no trust.
+        precision: ONNX bundles: ``"fp32"``, or ``"bf16"`` (OpenVINO's BF16 inference, on CPUs that have it).
     """
     root, manifest, fmt, model_file = _resolve(Path(path))
     if manifest is not None and verify:
@@ -190,5 +195,17 @@ def load(
     if not model_file.is_file():
         raise BundleError(f"{model_file} is missing from the bundle; copy the whole directory.")
     _check_identity(model_file, fmt, "its manifest" if manifest is not None else "its name", trust_code)
-    loaded = fmt.load(model_file, LoadOptions(threads=threads, spin=spin, engine=engine, trust_code=trust_code))
-    return Bundle(root, fmt.name, model_file, loaded.meta, manifest, loaded.run, loaded.engine)
+    why = ""
+    if fmt.needs == "onnx":
+        from .engine_choice import DEFAULT_REASON, choose_engine, peek_meta
+
+        known = manifest["meta"] if manifest is not None else peek_meta(model_file)
+        engine, why = choose_engine(engine, precision, known, manifest)
+        why = "" if why in ("asked for", DEFAULT_REASON) else f" ({why})"
+    elif engine not in ("auto", "onnxruntime") or precision != "fp32":
+        raise BundleError(
+            f"engine= and precision= choose how ONNX bundles run; this is a {fmt.name} bundle (it runs on torch)."
+        )
+    options = LoadOptions(threads=threads, spin=spin, engine=engine, trust_code=trust_code, precision=precision)
+    loaded = fmt.load(model_file, options)
+    return Bundle(root, fmt.name, model_file, loaded.meta, manifest, loaded.run, loaded.engine + why)

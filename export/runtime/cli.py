@@ -46,7 +46,10 @@ def describe_run(
 
 def run_from_args(args: argparse.Namespace) -> list[str]:
     """What ``modelver run`` prints for parsed arguments."""
-    bundle = load(args.bundle, threads=args.threads, spin=args.spin, engine=args.engine, trust_code=args.trust)
+    bundle = load(
+        args.bundle, threads=args.threads, spin=args.spin, engine=args.engine, trust_code=args.trust,
+        precision=args.precision,
+    )  # fmt: skip
     return describe_run(bundle, args.inputs, topk=args.topk, out=args.out, seed=args.seed, threshold=args.threshold)
 
 

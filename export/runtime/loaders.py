@@ -28,12 +28,14 @@ Runner = Callable[[Mapping[str, np.ndarray], Sequence[str], Optional[int]], list
 
 @dataclasses.dataclass(frozen=True)
 class LoadOptions:
-    """How to load: threads (intra-op), spin (onnxruntime), the ONNX engine, and the trust decision."""
+    """How to load: threads (intra-op), spin (onnxruntime), the ONNX engine and its precision, the trust decision."""
 
     threads: Optional[int] = None
     spin: bool = False
     engine: str = "onnxruntime"
     trust_code: bool = False
+    #: "fp32", or "bf16" (engines with a BF16 mode: OpenVINO)
+    precision: str = "fp32"
 
 
 @dataclasses.dataclass
