@@ -19,6 +19,14 @@ spin for a while too). Prints medians, the ratio to eager and the largest absolu
 difference from eager's probabilities. Targets (batch 1): ONNX <= 0.6x eager for resnet50,
 <= 0.4x for efficientnet_lite0.
 
+Reduced precision (``--no-precisions`` leaves it out): the ONNX bundle on OpenVINO in FP32
+and with its BF16 hint, and the INT8 bundle (``export_model(quantize="int8")``) on every
+installed engine; minilm_l6 (real weights, one sentence of 21 tokens, embeddings) joins the
+models. Every row shows its achieved GFLOP/s (the model's FLOPs per call / median time) and
+that as a fraction of this machine's peak measured in the same run: a 4096 x 4096 torch.mm in
+FP32 and in BF16 (``_precision.py``). INT8 targets (batch 1, the faster engine): resnet50
+<= 0.2x eager FP32, efficientnet_lite0 <= 0.25x, minilm_l6 <= 0.4x.
+
 ``--device cuda`` runs eager and the TorchScript / .pt2 bundles on the GPU (ONNX too when
 onnxruntime has its CUDA provider); it exits with a message where there is no CUDA device.
 """
@@ -37,10 +45,16 @@ from typing import Any, Callable
 import numpy as np
 
 from _common import require_device, save, table
+from _precision import model_gflop, peak_gflops, precision_runners
 
-MODELS = ("efficientnet_lite0", "resnet50")
+MODELS = ("efficientnet_lite0", "resnet50", "minilm_l6")
+IMAGE_MODELS = ("efficientnet_lite0", "resnet50")
 FORMATS = ("onnx", "torchscript", "pt2")
 TARGETS = {"efficientnet_lite0": 0.4, "resnet50": 0.6}  # ONNX / eager at batch 1
+PEAK_LABEL = "4096x4096 torch.mm"
+INT8_TARGETS = {"resnet50": 0.2, "efficientnet_lite0": 0.25, "minilm_l6": 0.4}  # INT8 (faster engine) / eager
+#: the text benchmark's input: one sentence, 21 tokens with [CLS] and [SEP]
+SENTENCE = "The weather is lovely today, and it's so sunny outside that we all went for a long walk."
 
 
 def build(name: str) -> tuple[Any, Any, str]:
@@ -51,14 +65,14 @@ def build(name: str) -> tuple[Any, Any, str]:
 
     builder = get_model_builder(name)
     weights = get_model_weights(builder).DEFAULT
-    os.environ["MODELVER_OFFLINE"] = "1"  # never download in a benchmark: real file if cached
+    os.environ["MODELVER_OFFLINE"] = os.environ["HF_HUB_OFFLINE"] = "1"  # never download: real file if cached
     try:
         return builder(weights=weights, progress=False).eval(), weights, "real"
     except ModelverError:
         with synthetic_weights(seed=0):
             return builder(weights=weights).eval(), weights, "synthetic (seed 0)"
     finally:
-        del os.environ["MODELVER_OFFLINE"]
+        del os.environ["MODELVER_OFFLINE"], os.environ["HF_HUB_OFFLINE"]
 
 
 def bundle_runner(
@@ -127,15 +141,25 @@ def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any
     preprocess = weights.transforms()
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     skipped: dict[str, str] = {}
+    onnx_dir = None
     for fmt in args.formats:
         (result,) = export_model(
             name, weights=weights, formats=fmt, out=out / name, model=model, check=False, progress=None
         )
+        onnx_dir = result.path if fmt == "onnx" else onnx_dir
         runner = bundle_runner(fmt, result.path, args.threads, args.device, args.spin)
         if runner is None:
             skipped[fmt] = "onnxruntime has no CUDAExecutionProvider here (pip install onnxruntime-gpu)"
         else:
             runners[fmt] = runner
+    if args.precisions and args.device == "cpu":
+        extra, why = precision_runners(
+            name, weights, model, out, args.threads, onnx_dir, lambda b: (lambda x: b.run(x)["probabilities"])
+        )
+        runners.update(extra)
+        skipped.update(why)
+    crop = preprocess.crop_size
+    gflop = model_gflop(model, torch.zeros(1, 3, crop, crop))
     torch.set_num_threads(args.threads)  # the runtime set it for the torch bundles; eager gets the same
     model = model.to(args.device)
 
@@ -155,11 +179,56 @@ def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any
         diffs = {key: float(np.abs(fn() - reference).max()) for key, fn in contenders.items()}
         seconds = measure(contenders, args.rounds, args.block, args.gap)
         per_batch[str(batch)] = {
-            key: {"median_ms": s * 1000, "ratio": s / seconds["eager"], "max_abs_diff": diffs[key]}
+            key: {"median_ms": s * 1000, "ratio": s / seconds["eager"], "max_abs_diff": diffs[key],
+                  "gflops": gflop * batch / s}
             for key, s in seconds.items()
-        }
-    return {"weights": str(weights), "values": source,
+        }  # fmt: skip
+    return {"weights": str(weights), "values": source, "gflop_per_item": gflop,
             "batches": per_batch, "skipped": skipped}
+
+
+def bench_text(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """minilm_l6: eager on the token ids vs the ONNX bundle (FP32, BF16, INT8) on the same ids; embeddings."""
+    import torch
+
+    from modelver_export import export_model
+    from modelver_export.runtime import load
+
+    model, weights, source = build(name)
+    (fp32,) = export_model(name, weights=weights, formats="onnx", out=out / name, model=model, check=False,
+                           progress=None)  # fmt: skip
+    runners: dict[str, Callable[[Any], np.ndarray]] = {}
+    bundle = load(fp32.path, threads=args.threads, engine="onnxruntime")
+    runners["onnx"] = lambda feeds: bundle.run(feeds)["embeddings"]
+    skipped: dict[str, str] = {}
+    if args.precisions:
+        extra, skipped = precision_runners(
+            name, weights, model, out, args.threads, fp32.path, lambda b: (lambda f: b.run(f)["embeddings"])
+        )
+        runners.update(extra)
+    torch.set_num_threads(args.threads)
+    per_batch: dict[str, Any] = {}
+    for batch in args.batches:
+        feeds = {k: np.ascontiguousarray(v) for k, v in bundle.tokenizer([SENTENCE] * batch).items()}
+        tensors = [torch.from_numpy(feeds["input_ids"]), torch.from_numpy(feeds["attention_mask"])]
+        gflop = model_gflop(model, *tensors)
+
+        def eager(tensors: list[Any] = tensors) -> np.ndarray:
+            with torch.inference_mode():
+                return model(*tensors).numpy()
+
+        contenders: dict[str, Callable[[], np.ndarray]] = {"eager": eager}
+        contenders.update({key: (lambda run=run, f=feeds: run(f)) for key, run in runners.items()})
+        reference = eager()
+        diffs = {key: float(np.abs(fn() - reference).max()) for key, fn in contenders.items()}
+        seconds = measure(contenders, args.rounds, args.block, args.gap)
+        per_batch[str(batch)] = {
+            key: {"median_ms": s * 1000, "ratio": s / seconds["eager"], "max_abs_diff": diffs[key],
+                  "gflops": gflop / s}
+            for key, s in seconds.items()
+        }  # fmt: skip
+    tokens = int(bundle.tokenizer([SENTENCE])["attention_mask"].sum())
+    return {"weights": str(weights), "values": source, "tokens": tokens, "batches": per_batch, "skipped": skipped}
 
 
 def main() -> None:
@@ -176,6 +245,11 @@ def main() -> None:
     parser.add_argument(
         "--spin", action="store_true", help="ONNX: threads spin between runs (modelver_export.runtime.load(spin=True))"
     )
+    parser.add_argument("--results", default=None, help="name of the results file (default: bundles[_device_threads])")
+    parser.add_argument(
+        "--no-precisions", dest="precisions", action="store_false",
+        help="leave out the INT8 / BF16 rows (OpenVINO and the INT8 bundles)",
+    )  # fmt: skip
     args = parser.parse_args()
     require_device(args.device)
     if args.quick:
@@ -192,32 +266,48 @@ def main() -> None:
         )
 
     results: dict[str, Any] = {}
+    peaks = peak_gflops(args.threads) if args.device == "cpu" else {}
+    if peaks:
+        print(f"peak: {PEAK_LABEL} FP32 {peaks['fp32']:.0f} GFLOP/s, BF16 {peaks['bf16']:.0f} GFLOP/s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             print(f"== {name}: exporting {', '.join(args.formats)} and timing ...", flush=True)
-            results[name] = bench_model(name, args, Path(tmp))
+            bench = bench_model if name in IMAGE_MODELS else bench_text
+            results[name] = bench(name, args, Path(tmp))
+    peaks_after = peak_gflops(args.threads) if args.device == "cpu" else {}
 
     samples = args.rounds * args.block
     print(f"\nDeployed inference ({args.device}, {args.threads} threads), preprocessing included, "
-          f"median of {samples} calls; ratio = time / eager's")
+          f"median of {samples} calls; ratio = time / eager's; % of the FP32 / BF16 peak ({PEAK_LABEL}, same run)")
     rows = []
     for name, result in results.items():
         for batch, timings in result["batches"].items():
             for key, t in timings.items():
-                rows.append([name, batch, key, t["median_ms"], t["ratio"], f"{t['max_abs_diff']:.1e}"])
+                share = [f"{t['gflops'] / peaks[p]:.0%}" for p in ("fp32", "bf16")] if peaks else ["-", "-"]
+                rows.append([name, batch, key, t["median_ms"], t["ratio"], f"{t['max_abs_diff']:.1e}",
+                             f"{t['gflops']:.0f}", *share])  # fmt: skip
         for fmt, why in result["skipped"].items():
-            rows.append([name, "-", fmt, "skipped", why, ""])
-    print(table(["model", "batch", "runs", "median ms", "x eager", "max abs diff"], rows))
+            rows.append([name, "-", fmt, "skipped", why, "", "", "", ""])
+    print(table(["model", "batch", "runs", "median ms", "x eager", "max abs diff", "GFLOP/s", "% FP32 peak",
+                 "% BF16 peak"], rows))  # fmt: skip
     for name, target in TARGETS.items():
         if name in results and "onnx" in results[name]["batches"].get("1", {}):
             ratio = results[name]["batches"]["1"]["onnx"]["ratio"]
             verdict = "met" if ratio <= target else "MISSED"
             print(f"target: ONNX <= {target}x eager for {name} at batch 1: {ratio:.2f}x ({verdict})")
+    for name, target in INT8_TARGETS.items():
+        timings = results.get(name, {}).get("batches", {}).get("1", {})
+        int8 = {key: t["ratio"] for key, t in timings.items() if key.startswith("onnx int8")}
+        if int8:
+            best = min(int8, key=int8.__getitem__)
+            verdict = "met" if int8[best] <= target else "MISSED"
+            print(f"target: INT8 <= {target}x eager for {name} at batch 1: {int8[best]:.2f}x on {best} ({verdict})")
     suffix = "" if (args.device, args.threads) == ("cpu", 2) else f"_{args.device}_{args.threads}threads"
     suffix += "_spin" if args.spin else ""
-    save(f"bundles{suffix}", {
+    save(args.results or f"bundles{suffix}", {
         "device": args.device, "threads": args.threads, "rounds": args.rounds, "block": args.block, "spin": args.spin,
-        "photo": "skimage.data.chelsea() 300x451", "results": results,
+        "photo": "skimage.data.chelsea() 300x451", "sentence": SENTENCE, "results": results,
+        "peak_gflops": {"before": peaks, "after": peaks_after, "gemm": PEAK_LABEL},
     })
 
 

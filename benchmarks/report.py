@@ -50,6 +50,8 @@ def imports(result: dict[str, Any]) -> str:
 
 
 def bundles(result: dict[str, Any]) -> str:
+    if result.get("peak_gflops"):
+        return precision_rows(result)
     rows = []
     for name, r in result["results"].items():
         for batch, timings in r["batches"].items():
@@ -59,6 +61,22 @@ def bundles(result: dict[str, Any]) -> str:
             rows.append([name, batch, f"{eager:.0f} ms", *cells])
     formats = [k for k in next(iter(next(iter(result["results"].values()))["batches"].values())) if k != "eager"]
     return rows_to_md(["model", "batch", "eager", *(f"{f} (x eager, max abs diff)" for f in formats)], rows)
+
+
+def precision_rows(result: dict[str, Any]) -> str:
+    """One row per contender (models differ in their rows): time, ratio, GFLOP/s and the share of the GEMM peak."""
+    peak = result["peak_gflops"]["before"]
+    rows = []
+    for name, r in result["results"].items():
+        for batch, timings in r["batches"].items():
+            for key, t in timings.items():
+                share = [f"{t['gflops'] / peak[p]:.0%}" for p in ("fp32", "bf16")]
+                rows.append([name, batch, key, f"{t['median_ms']:.1f} ms", f"{t['ratio']:.2f}x",
+                             f"{t['gflops']:.0f}", *share, f"{t['max_abs_diff']:.0e}"])  # fmt: skip
+    gemm = result["peak_gflops"]["gemm"]
+    head = f"peak ({gemm}, same run): FP32 {peak['fp32']:.0f}, BF16 {peak['bf16']:.0f} GFLOP/s\n\n"
+    headers = ["model", "batch", "runs", "median", "x eager", "GFLOP/s", "% FP32 peak", "% BF16 peak", "max abs diff"]
+    return head + rows_to_md(headers, rows)
 
 
 def export(result: dict[str, Any]) -> str:
