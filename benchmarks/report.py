@@ -65,7 +65,7 @@ def bundles(result: dict[str, Any]) -> str:
 
 def precision_rows(result: dict[str, Any]) -> str:
     """One row per contender (models differ in their rows): time, ratio, GFLOP/s and the share of the GEMM peak."""
-    peak = result["peak_gflops"]["before"]
+    peak = result["peak_gflops"].get("best") or result["peak_gflops"]["before"]
     rows = []
     for name, r in result["results"].items():
         for batch, timings in r["batches"].items():

@@ -9,9 +9,9 @@ manifest records parity, or agreement for INT8, per engine, and each engine's ti
   defined on (OpenVINO's FP32 was not faster on this project's CPU, and a default that moved
   between engines with the export's timing noise would move results by ~1e-7 between exports);
 - ``precision="bf16"`` → OpenVINO, the only engine here with a BF16 mode;
-- no timing record (a bare ``.onnx`` file, one engine installed at export) → onnxruntime, as
-  measured in ``benchmarks/bench_bundles.py``: its fused uint8 x int8 kernels ran INT8 QDQ 2x
-  faster than OpenVINO on this project's CPU and ``MatMulInteger`` 4-5x faster.
+- no timing record (a bare ``.onnx`` file, one engine installed at export) → onnxruntime: it
+  runs every bundle, fuses the INT8 recipes into integer kernels, and was within 25% of
+  OpenVINO for INT8 in ``benchmarks/bench_bundles.py`` (ahead on EfficientNet-Lite0).
 
 ``precision``: ``"fp32"`` (default) or ``"bf16"`` (OpenVINO's ``INFERENCE_PRECISION_HINT``, on
 CPUs with AVX-512 BF16 or AMX).
