@@ -24,7 +24,8 @@ and with its BF16 hint, and the INT8 bundle (``export_model(quantize="int8")``) 
 installed engine; minilm_l6 (real weights, one sentence of 24 tokens, embeddings) joins the
 models. Every row shows its achieved GFLOP/s (the model's FLOPs per call / median time) and
 that as a fraction of this machine's peak measured in the same run: a 4096 x 4096 torch.mm in
-FP32 and in BF16 (``_precision.py``), before and after the models, the better of the two. INT8 targets (batch 1, the faster engine): resnet50
+FP32 and in BF16 (``_precision.py``), before and after the models, the better of the two.
+INT8 targets (batch 1, the faster engine): resnet50
 <= 0.2x eager FP32, efficientnet_lite0 <= 0.25x, minilm_l6 <= 0.4x.
 
 ``--device cuda`` runs eager and the TorchScript / .pt2 bundles on the GPU (ONNX too when
