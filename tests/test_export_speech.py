@@ -82,7 +82,7 @@ def manifest(path: Path) -> dict[str, Any]:
 def test_supported_formats_are_torchscript_only(name: str) -> None:
     formats = support(BUILDERS[name][0])
     assert [f for f in format_names() if formats[f] is None] == ["torchscript"]
-    assert all(support[f] for f in ("onnx", "pt2", "triton"))
+    assert all(formats[f] for f in ("onnx", "pt2", "triton"))
 
 
 @pytest.mark.parametrize(("name", "fmt"), parity_cases({name: ["torchscript"] for name in BUILDERS}))

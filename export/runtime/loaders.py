@@ -65,7 +65,7 @@ def load_onnx(path: Path, options: LoadOptions) -> Loaded:
     def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: Optional[int]) -> list[np.ndarray]:
         if seed is not None:
             raise BundleError(
-                f"seed= seeds torch's random generator for bundles that sample; {path.name} runs on {engine.label} "
+                f"seed= seeds torch's random generator for bundles that sample; {path.name} runs on {options.engine} "
                 "and draws no random numbers."
             )
         return engine.run(feeds, outputs)
