@@ -48,8 +48,6 @@ __all__ = [
 _FORMATS: dict[str, Format] = {}
 _TASKS: dict[str, Task] = {}
 _ENGINES: dict[str, Ref] = {}
-#: capability → the first format registered that needs it (its refusal reads as the task's own words)
-_FIRST_USER: dict[str, str] = {}
 
 
 def register_format(fmt: Format, *, replace: bool = False) -> Format:
@@ -57,7 +55,6 @@ def register_format(fmt: Format, *, replace: bool = False) -> Format:
     if fmt.name in _FORMATS and not replace:
         raise BundleError(f"A bundle format named {fmt.name!r} is already registered.")
     _FORMATS[fmt.name] = fmt
-    _FIRST_USER.setdefault(fmt.needs, fmt.name)
     return fmt
 
 
@@ -81,9 +78,7 @@ def register_engine(name: str, factory: Ref, *, replace: bool = False) -> None:
 def unregister(*, format: str | None = None, task: str | None = None, engine: str | None = None) -> None:
     """Remove a registration (tests and plugins that register for a while)."""
     if format is not None:
-        fmt = _FORMATS.pop(format)
-        if _FIRST_USER.get(fmt.needs) == format:
-            del _FIRST_USER[fmt.needs]
+        del _FORMATS[format]
     if task is not None:
         del _TASKS[task]
     if engine is not None:
@@ -139,7 +134,7 @@ def _refusal(task: Task, fmt: Format) -> str | None:
     """Why ``task`` has no ``fmt`` bundle (None when it has): the task's own words for the first format
     that needs the capability, a pointer to them for the others (Triton: "see onnx")."""
     reason = task.cannot.get(fmt.needs)
-    home = _FIRST_USER.get(fmt.needs)
+    home = next(name for name, other in _FORMATS.items() if other.needs == fmt.needs)
     if reason is None or fmt.name == home:
         return reason
     source = CAPABILITIES[fmt.needs].split(" (")[0]

@@ -11,14 +11,13 @@ import inspect
 import warnings
 from typing import Any, Callable, TypeVar, Union
 
-from ._version import __version__
-from ._weights import Weights, WeightsEnum
+from ._weights import Weights, WeightsEnum, overwrite_named_param, overwrite_value_param  # re-exported: their old home
 from .lockfile import _active as _lock
 
 __all__ = ["handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "overwrite_value_param", "SINCE"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-SINCE = f"modelver {__version__}"
+SINCE = "modelver 0.1.0"  # when these forms were deprecated; it does not move with each release
 _DefaultWeights = Union[WeightsEnum, None, Callable[[dict[str, Any]], Union[WeightsEnum, None]]]
 
 
@@ -124,23 +123,3 @@ def _map_legacy(
     warnings.warn(message, UserWarning, stacklevel=4)
     del kwargs[legacy_param]
     kwargs[weights_param] = chosen
-
-
-def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) -> None:
-    """Set ``kwargs[param]`` from the weights' meta, or check the user's value agrees with it."""
-    if param in kwargs:
-        if kwargs[param] != new_value:
-            raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
-    else:
-        kwargs[param] = new_value
-
-
-def overwrite_value_param(param: str, actual: Any, expected: Any) -> Any:
-    """``expected`` (from the weights' meta), after checking that the user's ``actual`` (if given) agrees.
-
-    For builders that take the parameter explicitly (``num_classes=None`` in detection builders)
-    rather than through ``**kwargs``.
-    """
-    if actual is not None and actual != expected:
-        raise ValueError(f"The parameter '{param}' expected value {expected} but got {actual} instead.")
-    return expected

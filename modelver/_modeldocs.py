@@ -130,9 +130,7 @@ def _ops(meta: dict[str, Any]) -> str:
 
 def builtin_builders() -> dict[str, Callable[..., Any]]:
     """Every builder of the package (imports every model module), by name."""
-    _registry._discover_all()
-    prefix = _registry.MODELS_PACKAGE + "."
-    return {name: fn for name, fn in sorted(_registry._BUILDERS.items()) if fn.__module__.startswith(prefix)}
+    return _registry.registered_builders()
 
 
 def render_models_page(builders: dict[str, Callable[..., Any]], hub_repo: str) -> str:

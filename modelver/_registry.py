@@ -117,10 +117,7 @@ def list_models(
 
 def _discover_all() -> None:
     """Import every model module (slow path): finds models the manifest does not list yet."""
-    package = importlib.import_module(MODELS_PACKAGE)
-    for info in pkgutil.walk_packages(package.__path__, MODELS_PACKAGE + "."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            importlib.import_module(info.name)
+    import_model_modules()
 
 
 def get_model_builder(name: str) -> Callable[..., Any]:
@@ -224,3 +221,56 @@ def get_weight(name: str) -> WeightsEnum:
             "See `modelver list` and `modelver info NAME` for every weights enum."
         )
     return enum.verify(member)
+
+
+# --- for modelver's own tooling (hub, docs, manifest, fingerprints, hf): one way to ask each question ---
+def model_modules() -> list[str]:
+    """Every public module under ``modelver.models`` where builders live (walking the package's files; packages,
+    which only re-export lazily, and ``_private`` modules left out; nothing is imported)."""
+    package = importlib.import_module(MODELS_PACKAGE)
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(package.__path__, MODELS_PACKAGE + ".")
+        if not info.ispkg and not info.name.rsplit(".", 1)[-1].startswith("_")
+    )
+
+
+def import_model_modules(*, unlisted_only: bool = False) -> None:
+    """Import the model modules (only those the manifest does not name yet, with ``unlisted_only``)."""
+    listed: set[str] = set()
+    if unlisted_only:
+        models, enums = _manifest()
+        listed = set(models.values()) | set(enums.values())
+    for name in model_modules():
+        if name not in listed:
+            importlib.import_module(name)
+
+
+def weights_enum_of(builder: Callable[..., Any]) -> type[WeightsEnum] | None:
+    """The weights enum a builder takes (its ``weights`` annotation); None for a weight-less builder."""
+    return _enum_of(builder)
+
+
+def find_weights_enum(enum_name: str) -> type[WeightsEnum] | None:
+    """The weights enum class named ``enum_name`` (``"ResNet50_Weights"``), None if there is none."""
+    return _find_enum(enum_name)
+
+
+def builders_of(enum: type[WeightsEnum]) -> list[str]:
+    """The registered builders that take ``enum`` (they live beside it: nothing new is imported)."""
+    return sorted(
+        name
+        for name, module in _all_models().items()
+        if module == enum.__module__ and _enum_of(get_model_builder(name)) is enum
+    )
+
+
+def builder_name(builder: Callable[..., Any]) -> str | None:
+    """The name ``builder`` is registered under, None if it is not registered."""
+    return next((name for name, fn in _BUILDERS.items() if fn is builder), None)
+
+
+def registered_builders(module_prefix: str = MODELS_PACKAGE + ".") -> dict[str, Callable[..., Any]]:
+    """Every registered builder defined under ``module_prefix`` (imports every model module first), by name."""
+    import_model_modules()
+    return {name: fn for name, fn in sorted(_BUILDERS.items()) if fn.__module__.startswith(module_prefix)}

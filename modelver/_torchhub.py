@@ -11,9 +11,7 @@ listing imports no model module, and loading one model imports only that model's
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-import pkgutil
 from typing import Any, Callable
 
 from . import _modeldocs, _registry
@@ -37,12 +35,7 @@ def _import_unlisted_model_modules() -> None:
     Walking the package lists file names only; modules the manifest names stay unimported.
     Once per process: ``torch.hub.list`` asks for every name.
     """
-    package = importlib.import_module(_registry.MODELS_PACKAGE)
-    models, enums = _registry._manifest()
-    listed = set(models.values()) | set(enums.values())
-    for info in pkgutil.walk_packages(package.__path__, _registry.MODELS_PACKAGE + "."):
-        if not info.ispkg and info.name not in listed and not info.name.rsplit(".", 1)[-1].startswith("_"):
-            importlib.import_module(info.name)
+    _registry.import_model_modules(unlisted_only=True)
 
 
 def entry_names() -> dict[str, str]:
@@ -65,7 +58,7 @@ class HubEntry:
         """The builder function or the weights enum class (imports its module)."""
         if self.kind == BUILDER:
             return _registry.get_model_builder(self.name)
-        enum = _registry._find_enum(self.name)
+        enum = _registry.find_weights_enum(self.name)
         if enum is None:
             raise UnknownWeightsError(f"The weights enum {self.name!r} is no longer registered.")
         return enum
@@ -108,11 +101,7 @@ def _call_enum(enum: type[WeightsEnum], name: str | None = None) -> Any:
 
 def describe_enum(enum: type[WeightsEnum]) -> str:
     """What ``torch.hub.help(repo, "X_Weights")`` prints: every entry, DEFAULT marked, and how to use one."""
-    builders = [  # builders live beside their enum: this imports nothing new
-        name
-        for name, module in sorted(_registry._all_models().items())
-        if module == enum.__module__ and _registry._enum_of(_registry.get_model_builder(name)) is enum
-    ]
+    builders = _registry.builders_of(enum)
     lines = [f"{enum.__name__}: the pre-trained weights of {', '.join(builders) or 'a builder'}.", "", "Entries:"]
     for name, member, is_default in _modeldocs.entries(enum):
         mark = " (= DEFAULT)" if is_default else ""

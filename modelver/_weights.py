@@ -13,12 +13,12 @@ import difflib
 import warnings
 from enum import Enum
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from .errors import UnknownWeightsError
 from .lockfile import _active as _lock
 
-__all__ = ["Weights", "WeightsEnum", "WeightsMeta"]
+__all__ = ["Weights", "WeightsEnum", "WeightsMeta", "overwrite_named_param", "overwrite_value_param"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -60,6 +60,15 @@ class Weights:
                 f"got {self.sha256!r}. Compute it with `sha256sum FILE`, or leave it empty."
             )
         self.sha256 = self.sha256.lower()
+        derived = _preprocessing_of(self.transforms)
+        if derived is not None:  # one source: the transforms; meta["preprocessing"] is derived from them
+            given = self.meta.get("preprocessing")
+            if given is not None and any(_plain(v) != _plain(derived.get(k)) for k, v in given.items()):
+                raise ValueError(
+                    f"Weights for {self.url!r}: meta['preprocessing'] {given} disagrees with its transforms "
+                    f"({derived}); drop it from the meta, it is derived from the transforms."
+                )
+            self.meta["preprocessing"] = derived  # on WeightsMeta.of's copy: the caller's dict stays as it was
 
     def __eq__(self, other: object) -> bool:
         # Enum lookups (copy, pickle, aliasing of DEFAULT) compare values. A partial is
@@ -136,6 +145,21 @@ def _is_hex(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _preprocessing_of(transforms: Any) -> dict[str, Any] | None:
+    """``partial(Preset, **params)`` → ``Preset.preprocessing_meta(**params)``, when the preset describes itself."""
+    describe = getattr(getattr(transforms, "func", transforms), "preprocessing_meta", None)
+    if describe is None or getattr(transforms, "args", ()):
+        return None
+    try:
+        return describe(**getattr(transforms, "keywords", {}))
+    except TypeError:  # not enough parameters to say (the preset itself, uncalled)
+        return None
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _same_callable(a: Any, b: Any) -> bool:
@@ -257,6 +281,22 @@ def weights_label(weights: Weights | WeightsEnum | None) -> str:
     return f"Weights(url={weights.url!r})"
 
 
-def member_names(enum: type[WeightsEnum]) -> Mapping[str, WeightsEnum]:
-    """Names → members, aliases (``DEFAULT``) included."""
-    return enum.__members__
+# Builders set architecture parameters from their weights' meta (num_classes from the categories, ...).
+def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) -> None:
+    """Set ``kwargs[param]`` from the weights' meta, or check the user's value agrees with it."""
+    if param in kwargs:
+        if kwargs[param] != new_value:
+            raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
+    else:
+        kwargs[param] = new_value
+
+
+def overwrite_value_param(param: str, actual: Any, expected: Any) -> Any:
+    """``expected`` (from the weights' meta), after checking that the user's ``actual`` (if given) agrees.
+
+    For builders that take the parameter explicitly (``num_classes=None`` in detection builders)
+    rather than through ``**kwargs``.
+    """
+    if actual is not None and actual != expected:
+        raise ValueError(f"The parameter '{param}' expected value {expected} but got {actual} instead.")
+    return expected

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor
 
-from ._registry import _enum_of, get_model_builder, list_models
+from ._registry import get_model_builder, list_models, weights_enum_of
 from .errors import ModelverError, WeightsError
 
 __all__ = ["FINGERPRINTS", "Result", "compute", "verify", "update", "entries", "load_file"]
@@ -40,7 +40,7 @@ def entries(names: Iterable[str] | None = None) -> list[tuple[str, Any]]:
     pairs = []
     for name in names or list_models():
         builder = get_model_builder(name)
-        enum = _enum_of(builder)
+        enum = weights_enum_of(builder)
         if enum is None:
             continue  # weight-less builder: nothing released to guard
         for member_name, member in enum.__members__.items():

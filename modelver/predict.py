@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .errors import ModelverError
+from .errors import ModelverError, first_line
 
 __all__ = ["load_image", "classify", "sample_image", "Detection", "decode_detections", "detect", "draw_detections"]
 
@@ -151,36 +151,43 @@ def detect(model: Any, weights: Any, image: Any, score_threshold: float = 0.5) -
     return decode_detections(output, weights.meta["categories"], score_threshold)
 
 
-def _as_uint8_tensor(image: Any) -> Any:
-    import torch
+def _as_rgb_image(image: Any) -> Any:
+    """A PIL image, a (3, H, W) tensor or array (uint8, or float in [0, 1]) or an (H, W, 3) uint8 array → PIL RGB."""
+    import numpy as np
+    from PIL import Image
 
-    if isinstance(image, torch.Tensor):
-        if image.dtype == torch.uint8:
-            return image
-        return (image.clamp(0, 1) * 255).round().to(torch.uint8)
-    from .transforms import pil_to_tensor
-
-    return pil_to_tensor(image)
+    if hasattr(image, "convert"):
+        return image.convert("RGB")
+    array = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
+    if array.ndim == 3 and array.shape[0] == 3 and array.shape[2] != 3:
+        array = array.transpose(1, 2, 0)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ModelverError(f"Expected an RGB image, (3, H, W) or (H, W, 3), got shape {tuple(array.shape)}.")
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def draw_detections(image: Any, detections: Sequence[Detection], path: str | Path, width: int = 3) -> Path:
-    """Save ``image`` (PIL or (3, H, W) tensor) with each detection's box and ``label score`` drawn on it."""
-    import torch
-    from PIL import Image
-    from torchvision.utils import draw_bounding_boxes
+    """Save ``image`` with each detection's box and ``label score`` drawn on it, in red (Pillow; no torch).
 
+    ``image``: a PIL image, a (3, H, W) tensor or array (uint8, or float in [0, 1]) or an
+    (H, W, 3) uint8 array. ``modelver predict --out`` and ``modelver run --out`` both draw with it.
+    """
+    from PIL import ImageDraw
+
+    canvas = _as_rgb_image(image)
+    draw = ImageDraw.Draw(canvas)
+    for found in detections:
+        x1, y1, x2, y2 = found.box
+        draw.rectangle((x1, y1, x2, y2), outline=(255, 0, 0), width=width)
+        text = f"{found.label} {found.score:.0%}"
+        draw.rectangle(draw.textbbox((x1, y1), text), fill=(255, 0, 0))
+        draw.text((x1, y1), text, fill=(255, 255, 255))
     path = Path(path)
-    canvas = _as_uint8_tensor(image)
-    if detections:
-        boxes = torch.tensor([d.box for d in detections], dtype=torch.float32)
-        labels = [f"{d.label} {d.score:.0%}" for d in detections]
-        canvas = draw_bounding_boxes(
-            canvas, boxes, labels=labels, colors="red", width=width, label_colors="white",
-            label_background_colors="red", fill_labels=True,
-        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(path)
+        canvas.save(path)
     except (OSError, ValueError) as exc:
-        raise ModelverError(f"Cannot write {path}: {exc}") from None
+        raise ModelverError(f"Cannot write {path}: {first_line(exc)}") from None
     return path

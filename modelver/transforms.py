@@ -9,6 +9,7 @@ first and then take the tensor path.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, List, Sequence
 
 import torch
@@ -121,6 +122,23 @@ class ImageClassification(nn.Module):
             f"crop_size={self.crop_size}, resize_size={self.resize_size}, mean={self.mean}, std={self.std}, "
             f"interpolation={self.interpolation!r}"
         )
+
+    @classmethod
+    def preprocessing_meta(cls, **params: Any) -> dict[str, Any]:
+        """``meta["preprocessing"]`` of a weights entry whose transforms are ``partial(cls, **params)``:
+        every parameter, defaults filled in (the one source: docs, ``info`` and export read it)."""
+        bound = inspect.signature(cls.__init__).bind(None, **params)  # TypeError without crop_size
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        values.pop("self")
+        return {
+            "resize_size": int(values["resize_size"]),
+            "crop_size": int(values["crop_size"]),
+            "interpolation": str(values["interpolation"]),
+            "antialias": bool(values["antialias"]),
+            "mean": [float(m) for m in values["mean"]],
+            "std": [float(s) for s in values["std"]],
+        }
 
     def describe(self) -> str:
         return (

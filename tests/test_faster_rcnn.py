@@ -22,7 +22,6 @@ from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights as TV_V
 from torchvision.ops import FrozenBatchNorm2d
 
 from modelver import Weights, get_model
-from modelver._version import __version__
 from modelver.errors import WeightsUnavailableError
 from modelver.models.detection.faster_rcnn import (
     FasterRCNN_ResNet50_FPN_V2_Weights,
@@ -34,7 +33,7 @@ from modelver.models.resnet import ResNet50_Weights
 from modelver.predict import decode_detections
 from modelver.testing import synthetic_state_dict
 
-SINCE = f"since modelver {__version__}"
+SINCE = "since modelver 0.1.0"  # fixed: the deprecation does not move with releases
 # Small images and fewer proposals keep each forward pass around a second on a laptop CPU.
 SMALL = {"min_size": 128, "max_size": 160, "rpn_pre_nms_top_n_test": 200, "rpn_post_nms_top_n_test": 100}
 V1 = FasterRCNN_ResNet50_FPN_Weights.COCO_V1

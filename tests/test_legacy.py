@@ -8,11 +8,10 @@ from typing import Any, Optional
 import pytest
 
 from modelver import Weights, WeightsEnum, handle_legacy_interface
-from modelver._version import __version__
 from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
 from modelver.transforms import ImageClassification
 
-SINCE = f"since modelver {__version__}"
+SINCE = "since modelver 0.1.0"  # fixed: the deprecation does not move with releases
 
 
 class Composite_Weights(WeightsEnum):

@@ -83,7 +83,7 @@ def test_weights_values_compare_partials_by_content() -> None:
 def test_properties_and_lazy_transforms() -> None:
     member = Toy_Weights.V1
     assert member.url == "https://example.com/toy-v1.pth"
-    assert member.meta == {"x": 1}
+    assert member.meta == {"x": 1, "preprocessing": ImageClassification.preprocessing_meta(crop_size=8)}
     assert member.sha256 == "" and member.mirrors == ()
     preset = member.transforms()
     assert isinstance(preset, ImageClassification) and preset.crop_size == 8
@@ -102,3 +102,23 @@ def test_deprecated_entry_warns_naming_the_replacement(monkeypatch: pytest.Monke
     with pytest.warns(FutureWarning, match=r"Old_Weights.OLD is deprecated: use NEW"):
         with pytest.raises(FileNotFoundError):
             Old_Weights.OLD.get_state_dict()
+
+
+def test_meta_preprocessing_is_derived_from_the_transforms() -> None:
+    """One source: ``meta["preprocessing"]`` comes from the preset's parameters, defaults included."""
+    entry = Weights(url="/nonexistent.pth", transforms=partial(ImageClassification, crop_size=100), meta={"task": "x"})
+    preset = entry.transforms()
+    assert entry.meta["preprocessing"] == {
+        "resize_size": preset.resize_size,  # the default the partial relies on: 256
+        "crop_size": 100,
+        "interpolation": "bilinear",
+        "antialias": True,
+        "mean": preset.mean,
+        "std": preset.std,
+    }
+    with pytest.raises(ValueError, match=r"meta\['preprocessing'\] .* disagrees with its transforms"):
+        Weights(
+            url="/nonexistent.pth",
+            transforms=partial(ImageClassification, crop_size=224),
+            meta={"preprocessing": {"resize_size": 232, "crop_size": 224}},  # a hand copy that drifted
+        )

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from modelver.errors import BundleError, first_line
+from modelver.errors import BundleError, ModelverError
 from modelver.predict import check_resized
 
 from .inputs import decode_image
@@ -87,21 +87,10 @@ def numbered(path: str, index: int, count: int) -> str:
 
 
 def draw_detections(image: Any, detections: Sequence[Any], path: str | os.PathLike[str], width: int = 3) -> Path:
-    """Save ``image`` with each detection's box and ``label score`` drawn on it (Pillow, no torch)."""
-    from PIL import Image, ImageDraw
+    """Save ``image`` (a path, PIL image or array) with each detection drawn: :func:`modelver.predict.draw_detections`."""
+    from modelver.predict import draw_detections as draw
 
-    canvas = Image.fromarray(decode_image(image).transpose(1, 2, 0))
-    draw = ImageDraw.Draw(canvas)
-    for found in detections:
-        x1, y1, x2, y2 = found.box
-        draw.rectangle((x1, y1, x2, y2), outline=(255, 0, 0), width=width)
-        text = f"{found.label} {found.score:.0%}"
-        draw.rectangle(draw.textbbox((x1, y1), text), fill=(255, 0, 0))
-        draw.text((x1, y1), text, fill=(255, 255, 255))
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        canvas.save(path)
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"Cannot write {path}: {first_line(exc)}") from None
-    return path
+        return draw(decode_image(image), detections, path, width)
+    except ModelverError as exc:
+        raise BundleError(str(exc)) from None

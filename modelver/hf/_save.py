@@ -134,9 +134,9 @@ def _builder_name(builder: Callable[..., Any] | str | None, base: WeightsEnum | 
         _registry.get_model_builder(builder)  # unknown names fail here, with suggestions
         return builder.strip().lower()
     if builder is not None:
-        for key, fn in _registry._BUILDERS.items():
-            if fn is builder:
-                return key
+        key = _registry.builder_name(builder)
+        if key is not None:
+            return key
         raise UnknownModelError(
             f"{getattr(builder, '__name__', builder)!r} is not a registered builder: register it with "
             "@register_model() so that from_pretrained can find it by name."
@@ -146,11 +146,7 @@ def _builder_name(builder: Callable[..., Any] | str | None, base: WeightsEnum | 
             "save_pretrained needs builder= (the registered builder's name) when weights= is not given."
         )
     enum = type(base)
-    candidates = sorted(
-        key
-        for key, module in _registry._all_models().items()
-        if module == enum.__module__ and _registry._enum_of(_registry.get_model_builder(key)) is enum
-    )
+    candidates = _registry.builders_of(enum)
     if len(candidates) != 1:
         found = f"builders {', '.join(candidates)} share" if candidates else "no registered builder takes"
         raise ModelverError(f"{found} {enum.__name__}: pass builder= to save_pretrained.")

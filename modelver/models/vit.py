@@ -11,9 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 from .._build import build_model
-from .._legacy import handle_legacy_interface, overwrite_named_param
+from .._legacy import handle_legacy_interface
 from .._registry import register_model
-from .._weights import Weights, WeightsEnum
+from .._weights import Weights, WeightsEnum, overwrite_named_param
 from ..transforms import ImageClassification
 from ._lazy import lazy_module
 from ._meta import IMAGENET_CATEGORIES
@@ -25,20 +25,15 @@ else:  # imported when a hint is evaluated (typing.get_type_hints), not when thi
 
 __all__ = ["ViT_B_16_Weights", "vit_b_16"]
 
-_MEAN = [0.485, 0.456, 0.406]
-_STD = [0.229, 0.224, 0.225]
 _SWAG_LICENSE = "https://github.com/facebookresearch/SWAG/blob/main/LICENSE"
 
 
-def _meta(size: int, resize: int, interpolation: str, **extra: Any) -> dict[str, Any]:
+def _meta(size: int, **extra: Any) -> dict[str, Any]:
     return {
         "task": "image_classification",
         "categories": IMAGENET_CATEGORIES,
         "min_size": (size, size),
         "source": "torchvision release (download.pytorch.org), the files torchvision.models.vit_b_16 loads",
-        "preprocessing": {
-            "resize_size": resize, "crop_size": size, "interpolation": interpolation, "mean": _MEAN, "std": _STD,
-        },
         **extra,
     }
 
@@ -49,7 +44,7 @@ class ViT_B_16_Weights(WeightsEnum):
         check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224),
         meta=_meta(
-            224, 256, "bilinear",
+            224,
             num_params=86567656,
             license="BSD-3-Clause",
             recipe="https://github.com/pytorch/vision/tree/main/references/classification#vit_b_16",
@@ -64,7 +59,7 @@ class ViT_B_16_Weights(WeightsEnum):
         check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=384, resize_size=384, interpolation="bicubic"),
         meta=_meta(
-            384, 384, "bicubic",
+            384,
             num_params=86859496,
             license=_SWAG_LICENSE,
             recipe="https://github.com/facebookresearch/SWAG",
@@ -79,7 +74,7 @@ class ViT_B_16_Weights(WeightsEnum):
         check_hash=True,  # torch.hub name: full sha256 unpublished, the prefix is checked
         transforms=partial(ImageClassification, crop_size=224, resize_size=224, interpolation="bicubic"),
         meta=_meta(
-            224, 224, "bicubic",
+            224,
             num_params=86567656,
             license=_SWAG_LICENSE,
             recipe="https://github.com/pytorch/vision/pull/5793",

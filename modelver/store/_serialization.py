@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnsafeCheckpointError, WeightsError
+from ..errors import UnsafeCheckpointError, WeightsError, first_line
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<?xml")
@@ -94,9 +94,8 @@ def load_file(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsafeCheckpointError(
-            f"Refused to load {path}: it contains pickled objects other than tensors ({first_line}). "
+            f"Refused to load {path}: it contains pickled objects other than tensors ({first_line(exc)}). "
             "modelver never unpickles code. Convert the checkpoint to safetensors in a trusted "
             "environment, or load only files from sources you trust."
         ) from None

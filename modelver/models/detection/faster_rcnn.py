@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from torch import nn
 
 from ..._build import build_model
-from ..._legacy import handle_legacy_interface, overwrite_value_param
+from ..._legacy import handle_legacy_interface
 from ..._registry import register_model
-from ..._weights import Weights, WeightsEnum
+from ..._weights import Weights, WeightsEnum, overwrite_value_param
 from ...context import ContextParams
 from ...transforms import ObjectDetection
 from .._lazy import lazy_module

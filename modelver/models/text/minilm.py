@@ -12,9 +12,9 @@ from functools import partial
 from typing import Any, Optional, Union
 
 from ..._build import build_model
-from ..._legacy import handle_legacy_interface, overwrite_named_param
+from ..._legacy import handle_legacy_interface
 from ..._registry import register_model
-from ..._weights import Weights, WeightsEnum
+from ..._weights import Weights, WeightsEnum, overwrite_named_param
 from .encoder import SentenceEmbedding, TextClassifier, from_hf_bert
 from .tokenizer import tokenizer_beside
 
