@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.modelver-installed
 
 # make bench BENCH_ARGS=--quick: fewer repeats in every benchmark (BENCH_ARGS goes to each bench_*.py)
-.PHONY: setup demo test bench docs manifest clean
+.PHONY: setup demo test bench docs manifest generate lint clean
 
 setup: $(STAMP)
 
@@ -19,12 +19,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check modelver export tests benchmarks examples scripts
+
 bench: $(STAMP)
 	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b $(BENCH_ARGS) || exit 1; done
 	$(PY) benchmarks/report.py
 
 manifest: $(STAMP)
 	$(PY) -m modelver._manifest_build --write
+
+# every generated file: the manifest, docs/models.md, the README's export table, initial fingerprints
+generate: $(STAMP)
+	$(PY) scripts/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache output

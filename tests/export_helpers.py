@@ -13,10 +13,22 @@ from conftest import subprocess_env
 
 from modelver.errors import BundleError
 
-__all__ = ["PARITY_TESTED", "blocked_python", "finetuned_lite0", "lite0_repo", "one_line", "parity_cases", "refusal"]
+__all__ = [
+    "FAMILY_TESTED",
+    "PARITY_TESTED",
+    "blocked_python",
+    "family_cases",
+    "finetuned_lite0",
+    "lite0_repo",
+    "one_line",
+    "parity_cases",
+    "refusal",
+]
 
 #: (builder, format) pairs that some export test checks for parity; filled by parity_cases
 PARITY_TESTED: set[tuple[str, str]] = set()
+#: builder → the fully tested builder of its family (test_export_family.py); filled by family_cases
+FAMILY_TESTED: dict[str, str] = {}
 
 
 def parity_cases(builders: Mapping[str, Sequence[str]]) -> list[Any]:
@@ -28,6 +40,12 @@ def parity_cases(builders: Mapping[str, Sequence[str]]) -> list[Any]:
     cases = [(name, fmt) for name, formats in builders.items() for fmt in formats]
     PARITY_TESTED.update(cases)
     return [pytest.param(name, fmt, id=f"{name}-{fmt}") for name, fmt in cases]
+
+
+def family_cases(families: Mapping[str, str]) -> list[Any]:
+    """``(name, tested)`` parameters of the family parity test; recorded for the coverage test."""
+    FAMILY_TESTED.update(families)
+    return [pytest.param(name, tested, id=name) for name, tested in families.items()]
 
 
 def blocked_python(code: str, *blocked: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -190,7 +190,7 @@ def toy_task(registry_snapshot: None) -> Iterator[registry.Task]:
 def test_a_task_registered_here_is_listed_exported_checked_and_run(
     toy_task: registry.Task, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    header, row = modelver(capsys, "export", "--list", "toy_rows_model")
+    _header, row = modelver(capsys, "export", "--list", "toy_rows_model")
     assert row.split() == ["toy_rows_model", "toy_rows", "yes", "yes", "yes", "yes"]
 
     modelver(capsys, "export", "toy_rows_model", "--format", "onnx,torchscript", "--out", str(tmp_path))
