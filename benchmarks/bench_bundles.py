@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from _common import require_device, save, table
 from _precision import model_gflop, peak_gflops, precision_runners
 
@@ -86,7 +85,6 @@ def bundle_runner(
         bundle = load(directory, threads=threads, spin=spin, trust_code=True)  # bundles it exported itself
         return lambda pixels: bundle.run(pixels)["probabilities"]
     import torch
-
     from modelver_export.registry import get_format
 
     path = directory / get_format(fmt).model_file
@@ -134,8 +132,8 @@ def measure(contenders: dict[str, Callable[[], np.ndarray]], rounds: int, block:
 
 def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import torch
-
     from modelver_export import export_model
+
     from modelver.predict import sample_image
 
     model, weights, source = build(name)

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 import torch
-
 from modelver_export import export_model
 from modelver_export.runtime import load
+
 from modelver.models import EfficientNet_Lite0_Weights, efficientnet_lite0
 from modelver.predict import sample_image
 

@@ -30,14 +30,14 @@ from modelver.errors import BundleError
 __all__ = [
     "BUNDLE_VERSION",
     "MANIFEST",
-    "META_FILE",
     "META_DIGEST_FILE",
+    "META_FILE",
     "canonical_json",
     "meta_digest",
-    "sha256_file",
     "read_manifest",
-    "write_manifest",
+    "sha256_file",
     "verify_files",
+    "write_manifest",
 ]
 
 BUNDLE_VERSION = 1

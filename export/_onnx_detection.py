@@ -22,7 +22,7 @@ from onnx import TensorProto, helper
 
 from modelver.errors import BundleError, first_line
 
-__all__ = ["export_one_image", "batch_loop"]
+__all__ = ["batch_loop", "export_one_image"]
 
 _ELEM_TYPES = {"float32": TensorProto.FLOAT, "int64": TensorProto.INT64, "uint8": TensorProto.UINT8}
 _PREFIX = "image/"

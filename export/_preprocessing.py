@@ -37,7 +37,7 @@ class ImagePreprocessing:
             raise BundleError(f"Expected 3 channel means and stds, got mean={self.mean} std={self.std}.")
 
     @classmethod
-    def from_transforms(cls, transforms: Any, weights_label: str) -> "ImagePreprocessing":
+    def from_transforms(cls, transforms: Any, weights_label: str) -> ImagePreprocessing:
         """Read the parameters of a weights entry's preset (``weights.transforms()``)."""
         from modelver.transforms import ImageClassification
 
@@ -65,8 +65,8 @@ class ImagePreprocessing:
             "mean": list(self.mean),
             "std": list(self.std),
             "steps": [
-                f"resize the shorter side to {self.resize_size} ({self.interpolation}"
-                f"{', antialiased' if self.antialias and self.interpolation != 'nearest' else ''}), round to uint8",
+                (f"resize the shorter side to {self.resize_size} ({self.interpolation}"
+                f"{', antialiased' if self.antialias and self.interpolation != 'nearest' else ''}), round to uint8"),
                 f"centre crop {self.crop_size}x{self.crop_size}",
                 "divide by 255, subtract mean, divide by std",
             ],

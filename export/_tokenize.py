@@ -14,7 +14,7 @@ import numpy as np
 
 from modelver.errors import BundleError, first_line
 
-__all__ = ["BundleTokenizer", "TOKENIZER_FILE"]
+__all__ = ["TOKENIZER_FILE", "BundleTokenizer"]
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -47,7 +47,7 @@ class BundleTokenizer:
             raise BundleError(f"The bundle's meta has no valid 'tokenization' settings: {dict(settings)}.") from None
         try:
             self._tokenizer = Tokenizer.from_file(str(self.path))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the tokenizers library raises its own exception types
             raise BundleError(
                 f"{self.path} is not a tokenizer.json the tokenizers library can read ({first_line(exc)})."
             ) from None

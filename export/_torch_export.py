@@ -51,7 +51,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     try:
         graph = _ConvLeafTracer().trace(module)
         return fuse(torch.fx.GraphModule(module, graph), inplace=False, no_trace=True)
-    except Exception:  # untraceable control flow: export the module as it is
+    except Exception:  # noqa: BLE001 - untraceable control flow: export the module as it is
         return module
 
 

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 from modelver.errors import ModelverError
 
 from . import registry
-from .formats import DEFAULT_OPSET, MAX_OPSET
 from ._run_args import add_run_arguments
+from .formats import DEFAULT_OPSET, MAX_OPSET
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:

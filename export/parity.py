@@ -15,7 +15,7 @@ import numpy as np
 
 from .tasks._base import Case, TaskExporter
 
-__all__ = ["compare", "check_bundle", "eager_outputs", "max_abs_diff"]
+__all__ = ["check_bundle", "compare", "eager_outputs", "max_abs_diff"]
 
 
 def compare(reference: np.ndarray, actual: np.ndarray, atol: float | None, scores: bool = False) -> dict[str, Any]:

@@ -36,7 +36,7 @@ _EXPORTS = {
     "models": ".models",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS]  # noqa: PLE0604 - _EXPORTS' keys are the names (strings)
 
 
 def __getattr__(name: str) -> Any:

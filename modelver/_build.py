@@ -22,8 +22,11 @@ class SkipInitOnMeta(TorchFunctionMode):
     """
 
     _VALUE_OPS = frozenset(
-        "normal_ uniform_ fill_ zero_ erfinv_ mul_ add_ sub_ div_ clamp_ clamp_min_ clamp_max_ copy_ "
-        "exponential_ bernoulli_ random_ log_normal_ cauchy_ geometric_ fill_diagonal_ sqrt_ abs_ neg_ exp_".split()
+        [
+            "normal_", "uniform_", "fill_", "zero_", "erfinv_", "mul_", "add_", "sub_", "div_", "clamp_",
+            "clamp_min_", "clamp_max_", "copy_", "exponential_", "bernoulli_", "random_", "log_normal_",
+            "cauchy_", "geometric_", "fill_diagonal_", "sqrt_", "abs_", "neg_", "exp_",
+        ]
     )
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar, Union
 from ._weights import Weights, WeightsEnum, overwrite_named_param, overwrite_value_param  # re-exported: their old home
 from .lockfile import _active as _lock
 
-__all__ = ["handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "overwrite_value_param", "SINCE"]
+__all__ = ["SINCE", "handle_legacy_interface", "kwonly_to_pos_or_kw", "overwrite_named_param", "overwrite_value_param"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 SINCE = "modelver 0.1.0"  # when these forms were deprecated; it does not move with each release

@@ -22,12 +22,12 @@ from ._weights import WeightsEnum
 from .errors import SettingError, UnknownModelError, UnknownWeightsError
 
 __all__ = [
-    "register_model",
-    "list_models",
-    "get_model_builder",
     "get_model",
+    "get_model_builder",
     "get_model_weights",
     "get_weight",
+    "list_models",
+    "register_model",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,8 +166,8 @@ def _enum_of(fn: Callable[..., Any]) -> type[WeightsEnum] | None:
     if isinstance(annotation, str):  # postponed annotations
         target = inspect.unwrap(fn)
         try:
-            annotation = eval(annotation, target.__globals__)  # noqa: S307 - the module's own annotation
-        except Exception:
+            annotation = eval(annotation, target.__globals__)
+        except Exception:  # noqa: BLE001 - an annotation that does not evaluate: no enum
             return None
     candidates = [annotation, *typing.get_args(annotation)]
     for candidate in candidates:

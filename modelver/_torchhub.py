@@ -18,7 +18,7 @@ from . import _modeldocs, _registry
 from ._weights import WeightsEnum
 from .errors import UnknownModelError, UnknownWeightsError
 
-__all__ = ["HUB_REPO", "HubEntry", "entry", "entry_names", "get_weight", "get_model_weights", "list_models"]
+__all__ = ["HUB_REPO", "HubEntry", "entry", "entry_names", "get_model_weights", "get_weight", "list_models"]
 
 #: The GitHub repository users pass to ``torch.hub.load``.
 HUB_REPO = "org/modelver"
@@ -108,8 +108,8 @@ def describe_enum(enum: type[WeightsEnum]) -> str:
         lines.append(f"    {name}{mark}: {_modeldocs.weights_summary(member) or member.url}")
     lines += [
         "",
-        f"torch.hub.load({HUB_REPO!r}, {enum.__name__!r}) returns this enum; "
-        f'torch.hub.load({HUB_REPO!r}, {enum.__name__!r}, "DEFAULT") one entry.',
+        (f"torch.hub.load({HUB_REPO!r}, {enum.__name__!r}) returns this enum; "
+        f'torch.hub.load({HUB_REPO!r}, {enum.__name__!r}, "DEFAULT") one entry.'),
     ]
     if builders:
         lines.append(f'Build with them: torch.hub.load({HUB_REPO!r}, {builders[0]!r}, weights="DEFAULT").')

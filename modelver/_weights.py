@@ -191,7 +191,7 @@ class WeightsEnum(Enum):
         )
 
     @classmethod
-    def _from_name(cls, name: str) -> "WeightsEnum":
+    def _from_name(cls, name: str) -> WeightsEnum:
         prefix, dot, member = name.strip().rpartition(".")
         if dot and prefix != cls.__name__:
             raise UnknownWeightsError(

@@ -82,7 +82,7 @@ class ContextParams:
         self.params = dict(params)
         self._tokens: list[contextvars.Token[Mapping[type, Mapping[str, Any]]]] = []
 
-    def __enter__(self) -> "ContextParams":
+    def __enter__(self) -> ContextParams:  # noqa: PYI034 - typing.Self needs Python 3.11; modelver runs on 3.10
         current = _OVERRIDES.get()
         if self.active and self.params:
             _install(self.target_class)
@@ -92,7 +92,7 @@ class ContextParams:
         self._tokens.append(_OVERRIDES.set(current))
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         _OVERRIDES.reset(self._tokens.pop())
 
     def __call__(self, fn: F) -> F:

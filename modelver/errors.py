@@ -11,20 +11,19 @@ This module imports nothing heavy: the ONNX runtime uses it in processes without
 from __future__ import annotations
 
 __all__ = [
-    "ModelverError",
-    "UnknownModelError",
-    "UnknownWeightsError",
-    "WeightsError",
-    "WeightsUnavailableError",
+    "BundleError",
+    "CacheError",
     "DownloadError",
     "IntegrityError",
-    "UnsafeCheckpointError",
-    "CacheError",
     "LockTimeoutError",
-    "SourceError",
+    "ModelverError",
     "SettingError",
-    "BundleError",
-    "LockError",
+    "SourceError",
+    "UnknownModelError",
+    "UnknownWeightsError",
+    "UnsafeCheckpointError",
+    "WeightsError",
+    "WeightsUnavailableError",
     "first_line",
 ]
 

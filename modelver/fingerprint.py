@@ -27,7 +27,7 @@ from torch import Tensor
 from ._registry import get_model_builder, list_models, weights_enum_of
 from .errors import ModelverError, WeightsError
 
-__all__ = ["FINGERPRINTS", "Result", "compute", "verify", "update", "entries", "load_file"]
+__all__ = ["FINGERPRINTS", "Result", "compute", "entries", "load_file", "update", "verify"]
 
 FINGERPRINTS = Path(__file__).with_name("fingerprints.json")
 RTOL = 1e-4

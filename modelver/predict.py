@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from .errors import ModelverError, first_line
 
-__all__ = ["load_image", "classify", "sample_image", "Detection", "decode_detections", "detect", "draw_detections"]
+__all__ = ["Detection", "classify", "decode_detections", "detect", "draw_detections", "load_image", "sample_image"]
 
 SAMPLES = ("chelsea", "coffee", "rocket", "astronaut")
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-__all__ = ["synthetic_state_dict", "synthetic_weights", "structure_only", "active_synthetic_seed"]
+__all__ = ["active_synthetic_seed", "structure_only", "synthetic_state_dict", "synthetic_weights"]
 
 _SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("modelver_synthetic_seed", default=None)
 

@@ -15,7 +15,7 @@ from typing import Any, List, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ImageClassification", "ObjectDetection", "pil_to_tensor", "resize_shorter_side", "center_crop"]
+__all__ = ["ImageClassification", "ObjectDetection", "center_crop", "pil_to_tensor", "resize_shorter_side"]
 
 
 @torch.jit.unused
@@ -66,8 +66,8 @@ def center_crop(img: Tensor, size: int) -> Tensor:
         pad_w, pad_h = max(size - width, 0), max(size - height, 0)
         img = nn.functional.pad(img, [pad_w // 2, (pad_w + 1) // 2, pad_h // 2, (pad_h + 1) // 2])
         height, width = img.shape[-2], img.shape[-1]
-    top = int(round((height - size) / 2.0))
-    left = int(round((width - size) / 2.0))
+    top = int(round((height - size) / 2.0))  # noqa: RUF046 - TorchScript's round returns a float
+    left = int(round((width - size) / 2.0))  # noqa: RUF046
     return img[..., top : top + size, left : left + size]
 
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # tests' own helpers (http_server)
 
-from http_server import FileServer  # noqa: E402
+from http_server import FileServer
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ class FileServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 server.requests[self.path] += 1
                 body = server.files.get(self.path)
                 if body is None:
@@ -71,7 +71,7 @@ class FileServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:  # noqa: PYI034 - typing.Self needs Python 3.11; modelver runs on 3.10
         self.thread.start()
         return self
 

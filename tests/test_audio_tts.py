@@ -12,13 +12,15 @@ import io
 import subprocess
 import sys
 import urllib.parse
-import wave
 import warnings
+import wave
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import torch
+from conftest import ROOT, subprocess_env
+from http_server import FileServer
 
 from modelver import get_model, get_weight
 from modelver.errors import ModelverError
@@ -28,9 +30,6 @@ from modelver.models.audio.tts import TTS_Tacotron2_WaveRNN_Weights, tts_tacotro
 from modelver.models.audio.wav import write_wav
 from modelver.models.audio.wavernn import WAVERNN_PARAMS, WaveRNN_Weights, wavernn
 from modelver.testing import synthetic_state_dict
-
-from conftest import ROOT, subprocess_env
-from http_server import FileServer
 
 TTS = TTS_Tacotron2_WaveRNN_Weights.DEFAULT
 MAX_STEPS = 3  # mel frames: keeps WaveRNN's sample-by-sample generation to < 1000 samples

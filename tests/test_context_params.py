@@ -54,9 +54,8 @@ def test_decorator_form() -> None:
 
 
 def test_restored_after_an_exception() -> None:
-    with pytest.raises(RuntimeError):
-        with ContextParams(Layer, True, eps=0.0):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), ContextParams(Layer, True, eps=0.0):
+        raise RuntimeError("boom")
     assert Layer(4).eps == 1e-5
 
 

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
+from conftest import ROOT
 
 from modelver import Weights, WeightsEnum, _registry
 from modelver._modeldocs import render_models_page
 from modelver.cli import main
 from modelver.cli.docs import render
 from modelver.transforms import ImageClassification
-
-from conftest import ROOT
 
 PAGE = ROOT / "docs" / "models.md"
 
@@ -37,7 +36,7 @@ def test_cli_writes_the_page_and_check_reports_a_stale_one(tmp_path: Path, capsy
 
 
 def test_usage_snippet_in_the_page_runs() -> None:
-    snippet = re.search(r"### `efficientnet_lite0`\n\n```python\n(.*?)```", PAGE.read_text(), re.S).group(1)
+    snippet = re.search(r"### `efficientnet_lite0`\n\n```python\n(.*?)```", PAGE.read_text(), re.DOTALL).group(1)
     local_part = snippet.split("# or, from a checkout")[0]  # the torch.hub line is tested in test_hubconf
     namespace: dict[str, Any] = {}
     exec(local_part, namespace)  # noqa: S102 - our own generated docs
@@ -87,7 +86,7 @@ def doc_builders() -> Iterator[dict[str, Any]]:
 def test_page_has_a_table_per_task_with_every_entry_default_marked(doc_builders: dict[str, Any]) -> None:
     page = render_models_page(doc_builders, "org/modelver")
     assert page == render_models_page(dict(reversed(list(doc_builders.items()))), "org/modelver")  # order-independent
-    headings = re.findall(r"^## (.*)$", page, re.M)
+    headings = re.findall(r"^## (.*)$", page, re.MULTILINE)
     assert headings == ["Image classification", "Semantic segmentation", "Without pre-trained weights"]
     rows = [line for line in page.splitlines() if line.startswith("| `doc_net`")]
     assert rows == [

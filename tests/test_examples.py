@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, subprocess_env
 
 EXAMPLES = ROOT / "examples"

@@ -19,11 +19,11 @@ import pytest
 import torch
 from conftest import ROOT, FaultReport
 from export_helpers import blocked_python, parity_cases, refusal
-
 from modelver_export import export_model, support_table
 from modelver_export._bundle import sha256_file
 from modelver_export.registry import format_names
 from modelver_export.runtime import load
+
 from modelver.errors import BundleError
 from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, efficientnet_lite0
 from modelver.predict import classify, sample_image

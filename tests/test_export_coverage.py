@@ -6,9 +6,9 @@ import importlib
 
 from conftest import ROOT
 from export_helpers import FAMILY_TESTED, PARITY_TESTED
-
 from modelver_export import support_table
 from modelver_export.registry import format_names
+
 from modelver import list_models
 
 

@@ -24,11 +24,11 @@ import pytest
 import torch
 from conftest import subprocess_env
 from export_helpers import blocked_python, one_line, parity_cases
-
 from modelver_export import export_model
 from modelver_export._bundle import sha256_file
 from modelver_export.runtime import Bundle, describe_run, load
 from modelver_export.support import builder_support
+
 from modelver import get_model, get_model_weights
 from modelver.errors import BundleError
 from modelver.predict import Detection, detect

@@ -15,17 +15,17 @@ from typing import Any, ClassVar, Iterator, Mapping, Optional, Sequence
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
-from modelver import Weights, WeightsEnum, _registry
-from modelver.cli import main as modelver_main
-from modelver.errors import BundleError
 from modelver_export import registry
 from modelver_export._bundle import META_DIGEST_KEY, check_meta_digest
 from modelver_export.formats import Written
 from modelver_export.runtime import RunOptions, TaskRuntime, load
 from modelver_export.runtime.loaders import Loaded, LoadOptions
 from modelver_export.tasks import Case, TaskExporter
+from torch import nn
+
+from modelver import Weights, WeightsEnum, _registry
+from modelver.cli import main as modelver_main
+from modelver.errors import BundleError
 
 MAGIC = b"TOYONNX1"
 

@@ -21,13 +21,13 @@ from typing import Any, Iterator, Optional
 import pytest
 import torch
 from export_helpers import family_cases
+from modelver_export import export_model
 from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
 from modelver import _registry, get_model_builder, get_model_weights
 from modelver.models.resnet import ResNet50_Weights
 from modelver.testing import structure_only, synthetic_weights
-from modelver_export import export_model
 
 #: new builder → the fully parity-tested builder of its family
 FAMILIES: dict[str, str] = {}

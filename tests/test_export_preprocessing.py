@@ -13,20 +13,20 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from torch import nn
-
 from modelver_export._onnx_image import preprocessing_model
 from modelver_export._preprocessing import ImagePreprocessing
 from modelver_export.tasks.image_classification import ImageClassifierPipeline
+from torch import nn
+
 from modelver.errors import BundleError
 from modelver.transforms import ImageClassification
 
 SHAPES = [(2, 3, 300, 451), (1, 3, 451, 300), (1, 3, 224, 224), (1, 3, 256, 341), (1, 3, 100, 101), (1, 3, 1, 1)]
 PRESETS = [
-    dict(crop_size=224, resize_size=256),
-    dict(crop_size=224, resize_size=232, interpolation="bicubic"),
-    dict(crop_size=224, resize_size=256, antialias=False),
-    dict(crop_size=300, resize_size=256),  # crop larger than the resize: zero padding
+    {"crop_size": 224, "resize_size": 256},
+    {"crop_size": 224, "resize_size": 232, "interpolation": "bicubic"},
+    {"crop_size": 224, "resize_size": 256, "antialias": False},
+    {"crop_size": 300, "resize_size": 256},  # crop larger than the resize: zero padding
 ]
 
 
@@ -60,7 +60,7 @@ def test_onnx_graph_is_within_one_uint8_step(kwargs: dict) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [*PRESETS, dict(crop_size=224, resize_size=256, interpolation="nearest")],
+    [*PRESETS, {"crop_size": 224, "resize_size": 256, "interpolation": "nearest"}],
     ids=lambda k: "-".join(f"{v}" for v in k.values()),
 )
 def test_torch_pipeline_preprocessing_is_bit_exact_eager_and_scripted(kwargs: dict) -> None:

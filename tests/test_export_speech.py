@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import torch
 from export_helpers import blocked_python, one_line, parity_cases
-
 from modelver_export import export_model
 from modelver_export.registry import format_names, support
 from modelver_export.runtime import describe_run, load
+
 from modelver import get_model
 from modelver.errors import BundleError
 from modelver.models.audio.processing import CHARACTERS
@@ -60,7 +60,7 @@ class Exported:
 
 
 def _export(name: str, out: Path) -> Exported:
-    task, kwargs = BUILDERS[name]
+    _task, kwargs = BUILDERS[name]
     with synthetic_weights(seed=7), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Reached max decoder steps")
         model = get_model(name, weights="DEFAULT", **kwargs).eval()

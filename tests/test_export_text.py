@@ -20,12 +20,12 @@ import pytest
 import torch
 from export_helpers import blocked_python, one_line, parity_cases
 from hf_cache import byte_level_bpe_json, seed_hf_cache
-
 from modelver_export import export_model
 from modelver_export._bundle import sha256_file
-from modelver_export.runtime import describe_run, load
 from modelver_export.registry import format_names, support
+from modelver_export.runtime import describe_run, load
 from modelver_export.tasks.text import SENTENCES
+
 from modelver import Weights
 from modelver.errors import BundleError
 from modelver.models.text.encoder import SentenceEmbedding, TextClassifier
@@ -36,14 +36,14 @@ from modelver.testing import synthetic_state_dict, synthetic_weights
 #: all-MiniLM-L6-v2's published cosine similarities of SENTENCES (0-1, 0-2, 1-2)
 PUBLISHED = {(0, 1): 0.6660, (0, 2): 0.1046, (1, 2): 0.1411}
 ROBERTA_REPO, ROBERTA_REV = "FacebookAI/roberta-base", "e2da8e2f811d1448a5b465c236feacd80ffbac7b"
-TINY_ROBERTA = dict(
-    vocab_size=300, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=66,
-    type_vocab_size=1, pad_token_id=1, positions_from_padding=True, layer_norm_eps=1e-5,
-)
+TINY_ROBERTA = {
+    "vocab_size": 300, "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "max_position_embeddings": 66,
+    "type_vocab_size": 1, "pad_token_id": 1, "positions_from_padding": True, "layer_norm_eps": 1e-5,
+}
 # MiniLM's vocabulary (its tokenizer.json), a tiny encoder
-TINY_BERT = dict(
-    vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=40
-)
+TINY_BERT = {
+    "vocab_size": 30522, "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "max_position_embeddings": 40
+}
 CATEGORIES = ["negative", "neutral", "positive"]
 
 

@@ -20,9 +20,15 @@ import pytest
 import torch
 from conftest import subprocess_env
 from export_helpers import refusal
-
-from modelver_export._bundle import BUNDLE_VERSION, META_DIGEST_FILE, META_FILE, canonical_json, file_entry, meta_digest
-from modelver_export._bundle import write_manifest
+from modelver_export._bundle import (
+    BUNDLE_VERSION,
+    META_DIGEST_FILE,
+    META_FILE,
+    canonical_json,
+    file_entry,
+    meta_digest,
+    write_manifest,
+)
 from modelver_export.runtime import load
 
 ORIGINAL = b"original content"

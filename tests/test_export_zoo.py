@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 from export_helpers import parity_cases
-
 from modelver_export import export_model
 from modelver_export.registry import format_names
 from modelver_export.runtime import load
+
 from modelver import Weights, get_model, get_model_builder, get_model_weights
 from modelver.testing import synthetic_weights
 

@@ -100,8 +100,8 @@ def v1_output(v1_model: torch.nn.Module, image: torch.Tensor) -> dict[str, torch
 def assert_same_detections(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert set(a) == set(b) == {"boxes", "labels", "scores"}
     assert len(a["scores"]) > 0  # a comparison of two empty outputs would prove nothing
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 def test_v1_equals_torchvision_after_overwrite_eps(releases: Path, v1_output: dict, image: torch.Tensor) -> None:

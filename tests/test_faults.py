@@ -19,14 +19,13 @@ from typing import Callable
 
 import pytest
 import torch
+from conftest import FaultReport, serialized_state_dict, sha256, subprocess_env
+from http_server import FileServer
 
 from modelver import Weights
 from modelver.errors import CacheError, DownloadError, IntegrityError, UnsafeCheckpointError, WeightsUnavailableError
 from modelver.store import _integrity, cache_path, fetch, load_file, load_state_dict
 from modelver.transforms import ImageClassification
-
-from conftest import FaultReport, serialized_state_dict, sha256, subprocess_env
-from http_server import FileServer
 
 
 def _weights(url: str, digest: str = "") -> Weights:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import pytest
 import torch
+from conftest import seed_hf_cache
 from huggingface_hub import ModelCard
 from torch import nn
 
@@ -26,8 +27,6 @@ from modelver.hf import from_pretrained, pretrained_weights, push_to_hub, save_p
 from modelver.models import EfficientNet_Lite0_Weights, efficientnet_lite0
 from modelver.testing import synthetic_state_dict
 from modelver.transforms import ImageClassification
-
-from conftest import seed_hf_cache
 
 FLOWERS = ["daisy", "dandelion", "rose", "tulip"]
 FINETUNED_META = {"categories": FLOWERS, "_metrics": {"Flowers-4": {"acc@1": 91.25, "acc@5": None}}}

@@ -15,11 +15,10 @@ from typing import Any, Iterator
 
 import pytest
 import torch
+from hub_checkout import HUB_REPO, assert_hub_load_fails_offline, make_hub_checkout, run_hub
 
 from modelver import _registry, _torchhub
 from modelver.errors import UnknownWeightsError
-
-from hub_checkout import HUB_REPO, assert_hub_load_fails_offline, make_hub_checkout, run_hub
 
 HUBTEST_MODULE = '''"""A model added to the checkout by tests/test_hubconf.py, without editing hubconf.py or the manifest."""
 

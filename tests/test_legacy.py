@@ -48,11 +48,11 @@ def test_pretrained_true_maps_to_the_old_default_with_both_warnings() -> None:
         weights, backbone, _ = composite(pretrained=True)
     assert weights is Composite_Weights.V1 and backbone is None
     assert _messages(record) == [
-        f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, "
-        "please use 'weights' instead.",
-        f"Arguments other than a weight enum or `None` for 'weights' are deprecated {SINCE} and may be removed "
+        (f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, "
+        "please use 'weights' instead."),
+        (f"Arguments other than a weight enum or `None` for 'weights' are deprecated {SINCE} and may be removed "
         "in the future. The current behavior is equivalent to passing `weights=Composite_Weights.V1`. "
-        "You can also use `weights=Composite_Weights.DEFAULT` to get the most up-to-date weights.",
+        "You can also use `weights=Composite_Weights.DEFAULT` to get the most up-to-date weights."),
     ]
 
 

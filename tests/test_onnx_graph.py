@@ -13,10 +13,10 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from torch import nn
-
 from modelver_export import _torch_export
 from modelver_export._torch_export import export_onnx
+from torch import nn
+
 from modelver.testing import synthetic_state_dict
 
 SLOW_OPS = {"BatchNormalization", "CastLike", "Expand"}

@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import pytest
 import torch
+from conftest import FileServer, sha256, subprocess_env
 from PIL import Image
 
 from modelver import Weights, WeightsEnum, _registry
@@ -19,8 +20,6 @@ from modelver.models.detection.faster_rcnn import FasterRCNN_ResNet50_FPN_Weight
 from modelver.predict import sample_image
 from modelver.testing import synthetic_state_dict
 from modelver.transforms import ObjectDetection
-
-from conftest import FileServer, sha256, subprocess_env
 
 COCO_V1 = FasterRCNN_ResNet50_FPN_Weights.COCO_V1
 CAT = COCO_V1.meta["categories"].index("cat")
@@ -142,8 +141,8 @@ def test_without_weights_it_fails_in_one_line_and_writes_nothing(photo: Path, tm
     [
         (
             ("efficientnet_lite0", "--out", "x.jpg"),
-            "--out is for object_detection models; efficientnet_lite0 is an image_classification model "
-            "(it prints its top-k).",
+            ("--out is for object_detection models; efficientnet_lite0 is an image_classification model "
+            "(it prints its top-k)."),
         ),
         (("fasterrcnn_resnet50_fpn", "--threshold", "1.5"), "--threshold must be between 0 and 1, got 1.5."),
     ],

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, subprocess_env
 from hub_checkout import make_hub_checkout, run_hub
 
@@ -16,7 +15,7 @@ CATS = {"tiger cat", "Egyptian cat", "tabby"}
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
 
 
 @pytest.fixture

@@ -8,14 +8,22 @@ import types
 from typing import Any, Optional
 
 import pytest
+from conftest import subprocess_env
 
 import modelver
-from modelver import Weights, WeightsEnum, get_model, get_model_builder, get_model_weights, get_weight, list_models
-from modelver import _manifest_build, _registry
+from modelver import (
+    Weights,
+    WeightsEnum,
+    _manifest_build,
+    _registry,
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+)
 from modelver.errors import UnknownModelError, UnknownWeightsError
 from modelver.transforms import ImageClassification
-
-from conftest import subprocess_env
 
 
 class Tiny_Weights(WeightsEnum):

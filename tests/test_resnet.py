@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from conftest import FileServer, sha256
 from torchvision.models import ResNet50_Weights as TV_ResNet50_Weights
 
 from modelver import Weights
@@ -19,8 +20,6 @@ from modelver.models.resnet import ResNet50_Weights, resnet50
 from modelver.predict import sample_image
 from modelver.store import cache_path
 from modelver.testing import synthetic_state_dict
-
-from conftest import FileServer, sha256
 
 SINCE = "since modelver 0.1.0"  # fixed: the deprecation does not move with releases
 
@@ -131,11 +130,11 @@ def test_pretrained_true_means_v1_with_both_deprecation_warnings(monkeypatch: py
         with pytest.raises(WeightsUnavailableError, match="resnet50-0676ba61.pth"):  # V1's file, not DEFAULT's
             resnet50(pretrained=True)
     assert [str(w.message) for w in record] == [
-        f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, "
-        "please use 'weights' instead.",
-        f"Arguments other than a weight enum or `None` for 'weights' are deprecated {SINCE} and may be removed "
+        (f"The parameter 'pretrained' is deprecated {SINCE} and may be removed in the future, "
+        "please use 'weights' instead."),
+        (f"Arguments other than a weight enum or `None` for 'weights' are deprecated {SINCE} and may be removed "
         "in the future. The current behavior is equivalent to passing `weights=ResNet50_Weights.IMAGENET1K_V1`. "
-        "You can also use `weights=ResNet50_Weights.DEFAULT` to get the most up-to-date weights.",
+        "You can also use `weights=ResNet50_Weights.DEFAULT` to get the most up-to-date weights."),
     ]
 
 

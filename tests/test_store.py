@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import serialized_state_dict, sha256
+from http_server import FileServer
 
 from modelver import Weights, WeightsEnum
 from modelver.errors import (
@@ -21,9 +23,6 @@ from modelver.errors import (
 )
 from modelver.store import _integrity, cache_dir, cache_path, fetch, load_file, load_state_dict, parse_location
 from modelver.transforms import ImageClassification
-
-from conftest import serialized_state_dict, sha256
-from http_server import FileServer
 
 
 def _weights(url: str, digest: str = "", mirrors: tuple[str, ...] = (), check_hash: bool = False) -> Weights:
@@ -212,7 +211,7 @@ def test_pkg_source_missing_distribution_says_how_to_install() -> None:
 
 
 def test_local_paths_and_file_urls(tmp_path: Path) -> None:
-    sd, data = serialized_state_dict()
+    _sd, data = serialized_state_dict()
     target = tmp_path / "local.pth"
     target.write_bytes(data)
     assert fetch(str(target)) == target

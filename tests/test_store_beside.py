@@ -6,15 +6,14 @@ import logging
 from pathlib import Path
 
 import pytest
+from conftest import sha256
+from hf_cache import seed_hf_cache
+from http_server import FileServer
 
 from modelver import Weights
 from modelver.errors import IntegrityError, SourceError, WeightsUnavailableError
 from modelver.store import _sources, fetch, fetch_beside, sibling
 from modelver.transforms import ImageClassification
-
-from conftest import sha256
-from hf_cache import seed_hf_cache
-from http_server import FileServer
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import subprocess_env
 
 import modelver
 from modelver import get_model, get_model_builder, get_model_weights, get_weight, list_models
 from modelver.errors import UnknownWeightsError
-
-from conftest import subprocess_env
 
 TEXT = ["minilm_l6", "minilm_l6_classifier", "roberta_base"]
 AUDIO = ["tacotron2", "tts_tacotron2_wavernn", "wavernn"]
@@ -108,11 +107,11 @@ def test_text_and_audio_weights_import_nothing_heavy() -> None:
 
 
 def test_cli_lists_and_describes_them() -> None:
-    from modelver.cli import main
-
     # In-process: `modelver list` / `info` print from the manifest and the entries' meta.
     import contextlib
     import io
+
+    from modelver.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -130,6 +129,6 @@ def test_embed_refuses_a_model_that_does_not_embed_sentences(capsys: pytest.Capt
     assert main(["embed", "--model", "roberta_base", "a sentence"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "modelver: error: `modelver embed` needs a sentence-embedding model; roberta_base is a text_encoding "
-        "model. Try --model minilm_l6."
+        ("modelver: error: `modelver embed` needs a sentence-embedding model; roberta_base is a text_encoding "
+        "model. Try --model minilm_l6.")
     ]

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import ROOT, subprocess_env
+from hf_cache import byte_level_bpe_json, seed_hf_cache
 from safetensors.torch import save
 
 from modelver import get_model, get_weight
@@ -18,16 +20,13 @@ from modelver.models.text.encoder import SentenceEmbedding, TextEncoder, from_hf
 from modelver.models.text.roberta import RoBERTa_Base_Weights, roberta_base
 from modelver.testing import synthetic_state_dict
 
-from conftest import ROOT, subprocess_env
-from hf_cache import byte_level_bpe_json, seed_hf_cache
-
 ROBERTA_REPO = "FacebookAI/roberta-base"
 ROBERTA_REV = "e2da8e2f811d1448a5b465c236feacd80ffbac7b"
-TINY_ROBERTA = dict(
-    vocab_size=300, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=34,
-    type_vocab_size=1, pad_token_id=1, positions_from_padding=True, layer_norm_eps=1e-5,
-)
-TINY_BERT = dict(vocab_size=100, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=40)
+TINY_ROBERTA = {
+    "vocab_size": 300, "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "max_position_embeddings": 34,
+    "type_vocab_size": 1, "pad_token_id": 1, "positions_from_padding": True, "layer_norm_eps": 1e-5,
+}
+TINY_BERT = {"vocab_size": 100, "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "max_position_embeddings": 40}
 
 
 def hf_roberta_checkpoint(encoder_state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:

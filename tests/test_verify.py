@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, subprocess_env
 
 from modelver import fingerprint, list_models
 from modelver.errors import ModelverError
-
-from conftest import ROOT, subprocess_env
 
 
 def test_every_entry_of_the_registry_matches_its_committed_fingerprint() -> None:
@@ -56,7 +55,7 @@ def test_changing_a_layer_default_is_flagged_on_exactly_the_affected_entries(tmp
     module.write_text(source.replace("_BN_EPS = 1e-3", "_BN_EPS = 1e-2"))
     result = _verify_in(copy)
     assert result.returncode == 1, result.stdout + result.stderr
-    rows = dict(re.findall(r"^(\S+/\S+)\s+(ok|changed|new|skipped)\b", result.stdout, re.M))
+    rows = dict(re.findall(r"^(\S+/\S+)\s+(ok|changed|new|skipped)\b", result.stdout, re.MULTILINE))
     assert {k for k, v in rows.items() if v == "changed"} == {"efficientnet_lite0/EfficientNet_Lite0_Weights.IMAGENET1K_V1"}
     assert set(rows.values()) == {"ok", "changed"}
     assert len(rows) == len(fingerprint.load_file()["entries"])

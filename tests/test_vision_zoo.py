@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import subprocess_env
 
 from modelver import _build, get_model_builder, get_model_weights, get_weight, list_models
 from modelver.cli import main
-
-from conftest import subprocess_env
 
 BUILDERS = ["resnet50", "fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2"]
 COMMON_KEYS = {

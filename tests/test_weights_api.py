@@ -99,9 +99,8 @@ def test_deprecated_entry_warns_naming_the_replacement(monkeypatch: pytest.Monke
     class Old_Weights(WeightsEnum):
         OLD = Weights(url="/nonexistent/old.pth", transforms=ImageClassification, meta={"_deprecated": "use NEW"})
 
-    with pytest.warns(FutureWarning, match=r"Old_Weights.OLD is deprecated: use NEW"):
-        with pytest.raises(FileNotFoundError):
-            Old_Weights.OLD.get_state_dict()
+    with pytest.warns(FutureWarning, match=r"Old_Weights.OLD is deprecated: use NEW"), pytest.raises(FileNotFoundError):
+        Old_Weights.OLD.get_state_dict()
 
 
 def test_meta_preprocessing_is_derived_from_the_transforms() -> None:

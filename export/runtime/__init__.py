@@ -29,7 +29,7 @@ from .cli import describe_run, main
 from .engines import Engine, TensorInfo
 from .image import draw_detections
 from .inputs import decode_image
-from .loaders import LoadOptions, Loaded
+from .loaders import Loaded, LoadOptions
 from .speech import write_wav
 from .task import RunOptions, TaskRuntime
 

@@ -76,7 +76,7 @@ class OnnxRuntimeEngine:
     for: a latency-bound service with the cores to itself gains ~10% with spin=True.
     """
 
-    def __init__(self, model_file: Path, options: "LoadOptions") -> None:
+    def __init__(self, model_file: Path, options: LoadOptions) -> None:
         try:
             import onnxruntime
         except ImportError:
@@ -92,7 +92,7 @@ class OnnxRuntimeEngine:
             self._session = onnxruntime.InferenceSession(
                 str(model_file), session_options, providers=["CPUExecutionProvider"]
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise BundleError(
                 f"{model_file} is not a loadable ONNX model (truncated or corrupted?): {first_line(exc)}"
             ) from None

@@ -126,7 +126,7 @@ def load_torchscript(path: Path, options: LoadOptions) -> Loaded:
         warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
         try:
             module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged archive
             raise BundleError(
                 f"{path} is not a loadable TorchScript archive (truncated or corrupted?): {first_line(exc)}"
             ) from None
@@ -137,7 +137,7 @@ def load_torchscript(path: Path, options: LoadOptions) -> Loaded:
             # for EfficientNet-Lite0 on CPU, and no slow profiling runs on the first calls.
             module = torch.jit.optimize_for_inference(module)
             engine += ", optimize_for_inference"
-        except Exception:  # pragma: no cover - depends on the build; the module still runs as saved
+        except Exception:  # noqa: BLE001, S110 - depends on the build; the module still runs as saved
             pass
     return Loaded(meta, _torch_runner(module), engine)
 
@@ -147,6 +147,6 @@ def load_pt2(path: Path, options: LoadOptions) -> Loaded:
     extra = {META_FILE: "", META_DIGEST_FILE: ""}
     try:
         module = torch.export.load(str(path), extra_files=extra).module()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged archive
         raise BundleError(f"{path} is not a loadable .pt2 program (truncated or corrupted?): {first_line(exc)}") from None
     return Loaded(_torch_meta(extra, path), _torch_runner(module), f"torch {torch.__version__} (torch.export)")

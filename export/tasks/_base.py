@@ -120,18 +120,18 @@ class TaskExporter:
         order ties decide); the outputs as they are by default."""
         return actual
 
-    def case_tolerances(self, fmt: "Format", case: Case) -> dict[str, float | None]:
+    def case_tolerances(self, fmt: Format, case: Case) -> dict[str, float | None]:
         """output → the atol that fails the check for this format (``fmt.needs`` says what it was built from)
         and case; None: report only."""
         return dict(self.tolerances)
 
-    def extra_checks(self, fmt: "Format", model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
+    def extra_checks(self, fmt: Format, model_path: Any, cases: list[Case]) -> dict[str, dict[str, Any]]:
         """Further per-case checks of an artifact (case name → report with a ``passed`` key)."""
         return {}
 
     # --- artifacts ---------------------------------------------------------------------
     @classmethod
-    def check_options(cls, formats: "list[Format]", options: Mapping[str, Any]) -> None:
+    def check_options(cls, formats: list[Format], options: Mapping[str, Any]) -> None:
         """Refuse options this task cannot honour (e.g. an ONNX opset), before anything is built."""
 
     def torch_module(self) -> Any:

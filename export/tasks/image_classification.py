@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping
+from typing import Any, ClassVar, List, Mapping
 
 import numpy as np
 import torch
@@ -112,7 +112,7 @@ class _Head(nn.Module):
 
 class ImageClassificationExporter(TaskExporter):
     task = "image_classification"
-    tolerances = {OUTPUT: 1e-4}
+    tolerances: ClassVar[Mapping[str, float]] = {OUTPUT: 1e-4}
     tolerance_note = "absolute, on fp32 softmax probabilities"
     score_outputs = (OUTPUT,)
 
@@ -153,8 +153,8 @@ class ImageClassificationExporter(TaskExporter):
         return [
             f"Input `{INPUT}`: uint8 RGB images, shape (batch, 3, height, width), any height and width.",
             f"Preprocessing inside the model: {'; '.join(self.pre.as_meta()['steps'])}.",
-            f"Output `{OUTPUT}`: float32 (batch, {len(self.categories)}), softmax over the categories "
-            "listed in the metadata key `categories`.",
+            (f"Output `{OUTPUT}`: float32 (batch, {len(self.categories)}), softmax over the categories "
+            "listed in the metadata key `categories`."),
         ]
 
     def _resamples(self, images: np.ndarray) -> bool:

@@ -32,7 +32,7 @@ the transform computes the size as eager does, in float64, in every mode. (No
 """
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -99,7 +99,7 @@ class ExactResizeTransform(GeneralizedRCNNTransform):
         else:
             height, width = image.shape[-2], image.shape[-1]
             scale = min(shorter_target / min(height, width), longer_limit / max(height, width))
-            out_size = [int(math.floor(height * scale)), int(math.floor(width * scale))]
+            out_size = [int(math.floor(height * scale)), int(math.floor(width * scale))]  # noqa: RUF046 - TorchScript
         resized = nn.functional.interpolate(image[None], size=out_size, mode="bilinear", align_corners=False)[0]
         return resized, target
 
@@ -199,7 +199,7 @@ class ObjectDetectionExporter(TaskExporter):
     # the same model in float64: eager float32 is off by up to 7.5e-5 in scores and 3e-3 px in boxes,
     # onnxruntime by 2.2e-4 and 1.2e-2 px (its convolutions and RoiAlign sum in other orders), TorchScript
     # between the two. The bounds leave about 2x headroom over onnxruntime's.
-    tolerances = {"boxes": 0.05, "scores": 5e-4, "labels": 0.0, "num_detections": 0.0}
+    tolerances: ClassVar[Mapping[str, float]] = {"boxes": 0.05, "scores": 5e-4, "labels": 0.0, "num_detections": 0.0}
     tolerance_note = "absolute: boxes in input pixels, scores as probabilities; labels and counts exact"
     parity_note = (
         "every image's detections: the count exactly, then each detection paired with eager's of the same label and "
@@ -272,8 +272,8 @@ class ObjectDetectionExporter(TaskExporter):
                 "size_divisible": int(transform.size_divisible),
                 "steps": [
                     "divide by 255, subtract mean, divide by std",
-                    f"resize (bilinear) by min({self.min_size} / shorter side, {self.max_size} / longer side), "
-                    "sizes floored",
+                    (f"resize (bilinear) by min({self.min_size} / shorter side, {self.max_size} / longer side), "
+                    "sizes floored"),
                     f"pad to a multiple of {int(transform.size_divisible)}",
                 ],
             },
@@ -289,9 +289,9 @@ class ObjectDetectionExporter(TaskExporter):
         return [
             f"Input `{INPUT}`: uint8 RGB images, shape (batch, 3, height, width), any height and width.",
             f"Preprocessing inside the model: {'; '.join(self.task_meta()['preprocessing']['steps'])}.",
-            f"Outputs, padded to {self.limit} detections per image: `boxes` float32 (batch, {self.limit}, 4) "
+            (f"Outputs, padded to {self.limit} detections per image: `boxes` float32 (batch, {self.limit}, 4) "
             f"x1, y1, x2, y2 in input pixels; `scores` float32 (batch, {self.limit}); `labels` int64 "
-            f"(batch, {self.limit}), indices into the metadata key `categories`; `num_detections` int64 (batch,).",
+            f"(batch, {self.limit}), indices into the metadata key `categories`; `num_detections` int64 (batch,)."),
         ]
 
     # --- checking ----------------------------------------------------------------------

@@ -27,11 +27,11 @@ from ._base import Case, TaskExporter
 
 __all__ = [
     "TextToMelExporter",
-    "VocoderExporter",
-    "TextToSpeechExporter",
     "TextToMelPipeline",
-    "VocoderPipeline",
+    "TextToSpeechExporter",
     "TextToSpeechPipeline",
+    "VocoderExporter",
+    "VocoderPipeline",
 ]
 
 TOKENS, LENGTHS, MEL = "tokens", "lengths", "mel"
@@ -162,8 +162,8 @@ class _FromSymbols(_SpeechExporter):
 
     def doc_lines(self) -> list[str]:
         lines = [
-            f"Inputs `{TOKENS}` int64 (batch, symbols), zero-padded, and `{LENGTHS}` int32 (batch,) in decreasing "
-            "order.",
+            (f"Inputs `{TOKENS}` int64 (batch, symbols), zero-padded, and `{LENGTHS}` int32 (batch,) in decreasing "
+            "order."),
         ]
         if self.characters is not None:
             lines.append(
@@ -195,7 +195,7 @@ class _FromSymbols(_SpeechExporter):
 
 class TextToMelExporter(_FromSymbols):
     task = "text_to_mel"
-    tolerances = {"mel": 1e-4, "mel_lengths": 0.0}
+    tolerances: ClassVar[Mapping[str, float]] = {"mel": 1e-4, "mel_lengths": 0.0}
     tolerance_note = "absolute, on the fp32 log-magnitude mel; frame counts exact"
 
     def outputs(self) -> list[dict[str, Any]]:
@@ -217,7 +217,7 @@ class TextToMelExporter(_FromSymbols):
 
 class TextToSpeechExporter(_FromSymbols):
     task = "text_to_speech"
-    tolerances = {"waveform": 1e-4, "waveform_lengths": 0.0}
+    tolerances: ClassVar[Mapping[str, float]] = {"waveform": 1e-4, "waveform_lengths": 0.0}
     tolerance_note = "absolute, on the fp32 waveform in [-1, 1]; sample counts exact"
 
     def _tacotron2(self) -> nn.Module:
@@ -252,7 +252,7 @@ def _waveform_outputs() -> list[dict[str, Any]]:
 
 class VocoderExporter(_SpeechExporter):
     task = "vocoder"
-    tolerances = {"waveform": 1e-4, "waveform_lengths": 0.0}
+    tolerances: ClassVar[Mapping[str, float]] = {"waveform": 1e-4, "waveform_lengths": 0.0}
     tolerance_note = "absolute, on the fp32 waveform in [-1, 1]; sample counts exact"
     #: Tacotron2's mel values: natural log of magnitudes, mostly in [-12, 2]
     MEL_RANGE: ClassVar[tuple[float, float]] = (-12.0, 2.0)
@@ -291,8 +291,8 @@ class VocoderExporter(_SpeechExporter):
     def doc_lines(self) -> list[str]:
         return [
             f"Inputs `{MEL}` float32 (batch, {self.n_mels}, frames), a Tacotron2 mel, and `{LENGTHS}` int32 (batch,).",
-            "Outputs: `waveform` float32 (batch, samples) in [-1, 1] and `waveform_lengths` int32 (batch,). "
-            "WaveRNN samples: runs differ unless torch is seeded.",
+            ("Outputs: `waveform` float32 (batch, samples) in [-1, 1] and `waveform_lengths` int32 (batch,). "
+            "WaveRNN samples: runs differ unless torch is seeded."),
         ]
 
     def cases(self) -> list[Case]:

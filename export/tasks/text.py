@@ -24,10 +24,10 @@ from ._base import Case, TaskExporter, bundle_directory
 
 __all__ = [
     "SENTENCES",
-    "TextPipeline",
     "SentenceEmbeddingExporter",
-    "TextEncodingExporter",
     "TextClassificationExporter",
+    "TextEncodingExporter",
+    "TextPipeline",
 ]
 
 IDS, MASK = "input_ids", "attention_mask"
@@ -124,9 +124,9 @@ class _TextExporter(TaskExporter):
     def doc_lines(self) -> list[str]:
         out = self.outputs()[0]
         return [
-            f"Inputs `{IDS}` and `{MASK}`: int64, shape (batch, sequence), sequence up to {self.max_length}; "
+            (f"Inputs `{IDS}` and `{MASK}`: int64, shape (batch, sequence), sequence up to {self.max_length}; "
             f"tokenize with the `{TOKENIZER_FILE}` shipped with the bundle (truncate to "
-            f"{self.tokenizer.max_length}, pad with {self.tokenizer.pad_token!r} = {self.pad_id}).",
+            f"{self.tokenizer.max_length}, pad with {self.tokenizer.pad_token!r} = {self.pad_id})."),
             f"Output `{out['name']}`: float32 {tuple(out['shape'])}, {out['description']}.",
         ]
 
@@ -209,7 +209,7 @@ class _TextExporter(TaskExporter):
 class SentenceEmbeddingExporter(_TextExporter):
     task = "sentence_embedding"
     output = "embeddings"
-    tolerances = {"embeddings": 1e-4}
+    tolerances: ClassVar[Mapping[str, float]] = {"embeddings": 1e-4}
     tolerance_note = "absolute, on fp32 sentence embeddings"
 
     def outputs(self) -> list[dict[str, Any]]:
@@ -228,7 +228,7 @@ class TextEncodingExporter(_TextExporter):
     task = "text_encoding"
     output = "last_hidden_state"
     # the report also gives the error relative to the largest value (hidden states are not normalised)
-    tolerances = {"last_hidden_state": 1e-4}
+    tolerances: ClassVar[Mapping[str, float]] = {"last_hidden_state": 1e-4}
     tolerance_note = "absolute, on fp32 hidden states"
 
     def outputs(self) -> list[dict[str, Any]]:
@@ -246,7 +246,7 @@ class TextClassificationExporter(_TextExporter):
     task = "text_classification"
     output = "probabilities"
     softmax = True
-    tolerances = {"probabilities": 1e-4}
+    tolerances: ClassVar[Mapping[str, float]] = {"probabilities": 1e-4}
     tolerance_note = "absolute, on fp32 softmax probabilities"
     score_outputs = ("probabilities",)
 

@@ -21,4 +21,4 @@ from ._load import from_pretrained, pretrained_weights
 from ._push import push_to_hub
 from ._save import save_pretrained
 
-__all__ = ["save_pretrained", "from_pretrained", "pretrained_weights", "push_to_hub", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "from_pretrained", "pretrained_weights", "push_to_hub", "save_pretrained"]

@@ -8,7 +8,6 @@ from typing import Any, Mapping
 from .. import _modeldocs
 from ._common import CONFIG_NAME, LIBRARY_NAME, WEIGHTS_NAME
 
-
 # modelver tasks → Hugging Face pipeline tags (the Hub's task filter); others get no pipeline tag.
 _PIPELINE_TAGS = {
     "image_classification": "image-classification",
@@ -85,9 +84,9 @@ def _card_text(config: Mapping[str, Any], repo_id: str | None) -> str:
         else 'model = from_pretrained("path/to/this/folder")  # or "hf://org/name" once pushed',
         "```",
         "",
-        f"`from_pretrained` builds `{name}({kwargs})`, checks `{WEIGHTS_NAME}` against the sha256 in "
+        (f"`from_pretrained` builds `{name}({kwargs})`, checks `{WEIGHTS_NAME}` against the sha256 in "
         f"`{CONFIG_NAME}` and loads it. `modelver.hf.pretrained_weights(...)` gives the same weights as a "
-        "`Weights` entry (url, sha256, preprocessing, meta).",
+        "`Weights` entry (url, sha256, preprocessing, meta)."),
         "",
     ]
     metrics = _modeldocs.format_metrics(meta)

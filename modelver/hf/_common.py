@@ -8,7 +8,6 @@ from typing import Any
 
 from ..errors import ModelverError
 
-
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"

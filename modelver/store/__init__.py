@@ -112,7 +112,7 @@ def cache_path(url: str) -> Path:
     """Where an http(s) URL's file is (or would be) cached."""
     source = _sources.parse(url)
     if not isinstance(source, _sources.HttpSource):
-        raise ValueError(f"{url!r} is not an http(s) URL; only those are cached by modelver.")
+        raise ValueError(f"{url!r} is not an http(s) URL; only those are cached by modelver.")  # noqa: TRY004 - a value (a URL kind), not a type
     return source.cache_path()
 
 

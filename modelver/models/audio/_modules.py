@@ -10,7 +10,7 @@ from torchaudio.models import Tacotron2, WaveRNN
 
 from .processing import NormalizeMel
 
-__all__ = ["WaveRNNVocoder", "TextToSpeech"]
+__all__ = ["TextToSpeech", "WaveRNNVocoder"]
 
 
 class WaveRNNVocoder(nn.Module):

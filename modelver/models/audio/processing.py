@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ...errors import ModelverError
 
-__all__ = ["CHARACTERS", "CharacterProcessor", "PhonemeProcessor", "NormalizeMel"]
+__all__ = ["CHARACTERS", "CharacterProcessor", "NormalizeMel", "PhonemeProcessor"]
 
 # Index 0 ("_") is the padding symbol.
 CHARACTERS: Tuple[str, ...] = ("_", "-", "!", "'", "(", ")", ",", ".", ":", ";", "?", " ", *"abcdefghijklmnopqrstuvwxyz")

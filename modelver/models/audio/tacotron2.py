@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
     ta_models = lazy_module('torchaudio.models')
 
-__all__ = ["Tacotron2_Weights", "tacotron2", "TACOTRON2_PARAMS", "BASE_URL"]
+__all__ = ["BASE_URL", "TACOTRON2_PARAMS", "Tacotron2_Weights", "tacotron2"]
 
 BASE_URL = "https://download.pytorch.org/torchaudio/models"
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:  # imported when a hint is evaluated (typing.get_type_hints), not when this module is
     ta_models = lazy_module('torchaudio.models')
 
-__all__ = ["WaveRNN_Weights", "wavernn", "WAVERNN_PARAMS"]
+__all__ = ["WAVERNN_PARAMS", "WaveRNN_Weights", "wavernn"]
 
 # torchaudio.models.WaveRNN's hyper-parameters for this release; 5 * 5 * 11 = hop_length.
 WAVERNN_PARAMS: dict[str, Any] = {

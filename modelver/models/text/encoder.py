@@ -23,7 +23,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TextEncoder", "SentenceEmbedding", "TextClassifier", "from_hf_bert", "from_hf_roberta", "mean_pool"]
+__all__ = ["SentenceEmbedding", "TextClassifier", "TextEncoder", "from_hf_bert", "from_hf_roberta", "mean_pool"]
 
 
 class Embeddings(nn.Module):
@@ -262,8 +262,7 @@ _UNUSED_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 def _from_hf(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
     out = {}
     for key, value in state_dict.items():
-        if key.startswith(prefix):
-            key = key[len(prefix) :]
+        key = key.removeprefix(prefix)
         if key.startswith(_UNUSED) or key in _UNUSED_BUFFERS:
             continue
         # Checkpoints from the TensorFlow era name LayerNorm's parameters gamma / beta.

