@@ -31,7 +31,9 @@ from modelver.testing import structure_only, synthetic_weights
 
 #: new builder → the fully parity-tested builder of its family
 FAMILIES: dict[str, str] = {}
-CASES = family_cases(FAMILIES)
+CASES = family_cases(FAMILIES) or [
+    pytest.param("", "", marks=pytest.mark.skip(reason="no builder is in FAMILIES yet; the mechanism is tested below"))
+]
 
 
 def operations(model: nn.Module) -> set[str]:
