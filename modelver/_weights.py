@@ -13,7 +13,7 @@ import difflib
 import warnings
 from enum import Enum
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import UnknownWeightsError
 from .lockfile import _active as _lock
@@ -115,7 +115,7 @@ class WeightsMeta(dict):  # type: ignore[type-arg]
     """
 
     @classmethod
-    def of(cls, meta: Mapping[str, Any]) -> "WeightsMeta":
+    def of(cls, meta: Mapping[str, Any]) -> WeightsMeta:
         new = cls(meta)
         if _OLD_METRICS in new:
             if METRICS in new:

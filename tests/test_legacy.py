@@ -119,8 +119,10 @@ def test_weights_entry_passed_positionally_to_a_real_builder_is_used() -> None:
         warnings.simplefilter("always")
         model = roberta_base(RoBERTa_Base_Weights.MLM_ENGLISH_V1)
     assert _messages(record) == [
-        f"Using 'weights' as positional parameter(s) is deprecated {SINCE} and may be removed in the future. "
-        "Please use keyword parameter(s) instead."
+        (
+            f"Using 'weights' as positional parameter(s) is deprecated {SINCE} and may be removed in the future. "
+            "Please use keyword parameter(s) instead."
+        )
     ]
     # Built for that entry (its meta sets the architecture); without weights the parameters would be real tensors.
     assert sum(p.numel() for p in model.parameters()) == RoBERTa_Base_Weights.MLM_ENGLISH_V1.meta["num_params"]

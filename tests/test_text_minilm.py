@@ -12,6 +12,7 @@ from typing import Iterator
 
 import pytest
 import torch
+from conftest import ROOT, subprocess_env
 
 from modelver import Weights
 from modelver.models.text.encoder import SentenceEmbedding, TextClassifier
@@ -19,8 +20,6 @@ from modelver.models.text.minilm import MiniLM_L6_Weights, minilm_l6, minilm_l6_
 from modelver.store import fetch, fetch_beside
 from modelver.store._integrity import sha256_of
 from modelver.testing import synthetic_state_dict
-
-from conftest import ROOT, subprocess_env
 
 WEIGHTS = MiniLM_L6_Weights.DEFAULT
 SENTENCES = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
@@ -175,7 +174,7 @@ def test_text_encoding_example_falls_back_to_minilm(tmp_path: Path) -> None:
 
 
 def test_readme_text_example_prints_the_published_similarity(tmp_path: Path) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
     code = next(b for b in blocks if "minilm_l6(weights=weights)" in b)
     result = _run([sys.executable, "-c", code], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -26,11 +26,10 @@ import torchvision
 
 import modelver
 from modelver import Weights, WeightsEnum, get_model_weights, handle_legacy_interface, models
-from modelver._version import __version__
 from modelver.models.text.encoder import SentenceEmbedding
 from modelver.testing import structure_only
 
-SINCE = f"modelver {__version__}"  # ADAPTED: torchvision's warnings say "since 0.13"
+SINCE = "modelver 0.1.0"  # ADAPTED: torchvision's warnings say "since 0.13"; ours, the release that deprecated them
 
 
 def _models_with_weights_enum() -> list:

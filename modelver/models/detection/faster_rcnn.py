@@ -38,8 +38,8 @@ else:  # imported when a hint is evaluated (typing.get_type_hints), not when thi
     tv_frcnn = lazy_module('torchvision.models.detection.faster_rcnn')
 
 __all__ = [
-    "FasterRCNN_ResNet50_FPN_Weights",
     "FasterRCNN_ResNet50_FPN_V2_Weights",
+    "FasterRCNN_ResNet50_FPN_Weights",
     "fasterrcnn_resnet50_fpn",
     "fasterrcnn_resnet50_fpn_v2",
 ]
