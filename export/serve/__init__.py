@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from modelver.errors import ModelverError
+from modelver.errors import ModelverError, first_line
 
 from ._catalog import Model, Version, discover
 
@@ -49,7 +49,7 @@ def connect(address: str | None, **init_options: Any) -> Any:
                 if address
                 else ""
             )
-            raise ModelverError(f"Cannot connect to {where}: {str(exc).splitlines()[0]}{hint}") from None
+            raise ModelverError(f"Cannot connect to {where}: {first_line(exc)}{hint}") from None
     return ray
 
 

@@ -23,7 +23,7 @@ from ray.exceptions import RayActorError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
 from ._catalog import Model
 from .predict import parse_predict, predict, top_k
@@ -38,11 +38,6 @@ _RETRIES = 3  # a request whose replica died is sent again (to a live one): infe
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def build_app(
@@ -76,11 +71,11 @@ def build_app(
             try:
                 bundle = await self.bundle(key)
             except BundleError as exc:  # checked at deploy time; changed on disk since
-                return {"error": f"{key} cannot be loaded: {_first_line(exc)}", "status": 503}
+                return {"error": f"{key} cannot be loaded: {first_line(exc)}", "status": 503}
             try:
                 return {"result": await asyncio.to_thread(work, bundle, *args)}
             except BundleError as exc:  # the input does not fit the model: the client's mistake
-                return {"error": _first_line(exc), "status": 400}
+                return {"error": first_line(exc), "status": 400}
 
         async def infer(self, arrays: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
             return await self._call(lambda bundle: {n: a for n, a in bundle.run(arrays).items() if n in outputs})
@@ -102,7 +97,7 @@ def build_app(
             except ProtocolError as exc:
                 return _json(error_body(exc.message), exc.status)
             except Exception as exc:  # noqa: BLE001 - the service answers and keeps serving, never a traceback
-                return _json(error_body(f"Internal error: {_first_line(exc)}"), 500)
+                return _json(error_body(f"Internal error: {first_line(exc)}"), 500)
 
         async def _route(self, request: Request) -> Response:
             path, method = request.url.path, request.method

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelver.errors import BundleError
+from modelver.errors import BundleError, first_line
 
 from ._catalog import Version
 from .protocol import ProtocolError
@@ -48,8 +48,7 @@ def decode_image_bytes(data: bytes) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        line = line.split(" <_io.")[0]  # "cannot identify image file <_io.BytesIO object at 0x...>"
+        line = first_line(exc).split(" <_io.")[0]  # "cannot identify image file <_io.BytesIO object at 0x...>"
         raise ProtocolError(400, f"The request body is not an image Pillow can read ({line}).") from None
 
 
