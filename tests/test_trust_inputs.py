@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import FaultReport, seed_hf_cache, serialized_state_dict, sha256, subprocess_env
+from http_server import FileServer
 
 from modelver import Weights, list_models
 from modelver.cli import main
@@ -24,9 +26,6 @@ from modelver.errors import ModelverError, SettingError, SourceError, WeightsErr
 from modelver.hf import from_pretrained, save_pretrained
 from modelver.store import _settings, cache_path, fetch, load_file, load_state_dict, parse_location
 from modelver.transforms import ImageClassification
-
-from conftest import FaultReport, seed_hf_cache, serialized_state_dict, sha256, subprocess_env
-from http_server import FileServer
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -336,9 +335,10 @@ def test_readme_a_newcomer_loads_their_own_ckpt_500000(tmp_path: Path, fault_rep
     import re
 
     from conftest import ROOT
+
     from modelver.models import EfficientNet_Lite0_Weights, efficientnet_lite0
 
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
     code = next(block for block in blocks if 'url="ckpt-500000.pth"' in block)
     trained = efficientnet_lite0(weights=EfficientNet_Lite0_Weights.DEFAULT, progress=False)
     torch.save(trained.state_dict(), tmp_path / "ckpt-500000.pth")  # what a training run leaves
