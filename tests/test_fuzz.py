@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from modelver import get_model_builder, get_weight
@@ -71,6 +71,7 @@ locations = st.one_of(
 
 @SETTINGS
 @given(locations)
+@example("~0")  # found by this test: a home directory of a user the machine does not have
 def test_location_parsers(url: str) -> None:
     for parser in (parse_location, parse_hf, parse_pkg):
         try:

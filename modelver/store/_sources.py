@@ -360,4 +360,7 @@ def _parse(url: str) -> Source:
         return LocalSource(Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
         raise SourceError(f"{url!r}: unknown scheme. Use https://, hf://, pkg://, file:// or a path.")
-    return LocalSource(Path(url).expanduser())
+    try:
+        return LocalSource(Path(url).expanduser())
+    except RuntimeError:  # "~someone" for a user this machine does not have
+        raise SourceError(f"{url!r}: {url.split('/')[0]!r} is not a home directory here; give the full path.") from None
