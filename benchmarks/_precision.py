@@ -58,8 +58,8 @@ def precision_runners(
     token feeds → embeddings); ``fp32_dir``: the FP32 ONNX bundle already exported (None: export it).
     """
     from modelver_export import export_model
-    from modelver_export.runtime.engine_choice import available_engines, cpu_capabilities
     from modelver_export.runtime import load
+    from modelver_export.runtime.engine_choice import available_engines, cpu_capabilities
 
     runners: dict[str, Callable[[Any], Any]] = {}
     skipped: dict[str, str] = {}

@@ -189,7 +189,6 @@ def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any
 def bench_text(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """minilm_l6: eager on the token ids vs the ONNX bundle (FP32, BF16, INT8) on the same ids; embeddings."""
     import torch
-
     from modelver_export import export_model
     from modelver_export.runtime import load
 

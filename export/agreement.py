@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-__all__ = ["HELD_OUT_PHOTOS", "THRESHOLDS", "held_out", "agreement", "figures"]
+__all__ = ["HELD_OUT_PHOTOS", "THRESHOLDS", "agreement", "figures", "held_out"]
 
 HELD_OUT_PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
 THRESHOLDS: dict[str, dict[str, float]] = {

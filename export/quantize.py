@@ -41,12 +41,12 @@ import onnx
 from modelver.errors import BundleError
 
 __all__ = [
-    "QUANTIZE",
-    "IMAGE_TASKS",
-    "TEXT_TASKS",
     "CALIBRATION_PHOTOS",
-    "check_quantize",
+    "IMAGE_TASKS",
+    "QUANTIZE",
+    "TEXT_TASKS",
     "calibration_images",
+    "check_quantize",
     "quantize_model",
 ]
 

@@ -15,6 +15,7 @@ __all__ = [
     "CacheError",
     "DownloadError",
     "IntegrityError",
+    "LockError",
     "LockTimeoutError",
     "ModelverError",
     "SettingError",

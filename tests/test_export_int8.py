@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from conftest import subprocess_env
 from export_helpers import blocked_python, one_line
-
 from modelver_export import export_model, quantize
-from modelver_export.runtime import engine_choice as engines
 from modelver_export._bundle import sha256_file
 from modelver_export.agreement import HELD_OUT_PHOTOS
+from modelver_export.runtime import engine_choice as engines
 from modelver_export.runtime import load
 from modelver_export.tasks.text import SENTENCES
+
 from modelver.errors import BundleError
 from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights
 from modelver.predict import sample_image

@@ -28,7 +28,7 @@ from .engines import TensorInfo
 if TYPE_CHECKING:
     from .loaders import LoadOptions
 
-__all__ = ["OpenVINOEngine", "PIXELS"]
+__all__ = ["PIXELS", "OpenVINOEngine"]
 
 #: the preprocessed crop inside image bundles (``modelver_export.tasks.image_classification.PIXELS``)
 PIXELS = "pixel_values"
@@ -68,7 +68,7 @@ def _split_antialiased_resize(path: Path, threads: int | None) -> tuple[Any, Any
 class OpenVINOEngine:
     """One ONNX file compiled by OpenVINO for the CPU (see the module doc)."""
 
-    def __init__(self, model_file: Path, options: "LoadOptions") -> None:
+    def __init__(self, model_file: Path, options: LoadOptions) -> None:
         try:
             import openvino
         except ImportError:
@@ -82,12 +82,12 @@ class OpenVINOEngine:
             )
         try:
             model = core.read_model(str(model_file))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
             raise BundleError(
                 f"{model_file} is not a loadable ONNX model (truncated or corrupted?): {first_line(exc)}"
             ) from None
         rt_info = model.get_rt_info()
-        framework = rt_info["framework"] if "framework" in rt_info else {}  # the ONNX file's metadata_props
+        framework = rt_info["framework"] if "framework" in rt_info else {}  # noqa: SIM401 - an RTMap; metadata_props
         self._metadata = {key: value.astype(str) for key, value in framework.items()}
         self._inputs = [
             TensorInfo(i.get_any_name(), _dims(i.get_partial_shape()), i.get_element_type().to_dtype().name)
@@ -110,7 +110,7 @@ class OpenVINOEngine:
             config["INFERENCE_NUM_THREADS"] = int(options.threads)
         try:
             compiled = core.compile_model(model, "CPU", config)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
             raise BundleError(f"OpenVINO cannot compile {model_file}: {first_line(exc)}") from None
         self._request = compiled.create_infer_request()
         self._ports = {output.get_any_name(): output for output in compiled.outputs}
@@ -129,6 +129,6 @@ class OpenVINOEngine:
             feeds = {PIXELS: self._pre.run([PIXELS], dict(feeds))[0]}
         try:
             result = self._request.infer(dict(feeds))
-        except Exception as exc:  # OpenVINO's own errors are many lines: one, and which engine
+        except Exception as exc:  # noqa: BLE001 - OpenVINO's own errors are many lines: one, and which engine
             raise BundleError(f"OpenVINO could not run this model: {first_line(exc)}") from None
         return [np.array(result[self._ports[name]], copy=True) for name in outputs]  # the request reuses its buffers
