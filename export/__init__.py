@@ -21,8 +21,8 @@ from typing import Any
 
 _EXPORTS = {
     "export_model": "._exporter",
-    "BundleResult": "._exporter",
-    "summary_table": "._exporter",
+    "BundleResult": "._results",
+    "summary_table": "._results",
     "support_table": ".support",
     "register_format": ".registry",
     "register_task": ".registry",
