@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check modelver export tests benchmarks examples scripts
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b $(BENCH_ARGS) || exit 1; done

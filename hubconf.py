@@ -16,9 +16,9 @@ own package; nothing needs to be installed but the dependencies below.
 # (torchvision, torchaudio, huggingface_hub, tokenizers) import it when called.
 dependencies = ["torch", "numpy", "filelock", "safetensors", "tqdm"]
 
-from modelver._torchhub import entry as _entry  # noqa: E402
-from modelver._torchhub import entry_names as _entry_names  # noqa: E402
-from modelver._torchhub import get_model_weights, get_weight, list_models  # noqa: E402, F401
+from modelver._torchhub import entry as _entry
+from modelver._torchhub import entry_names as _entry_names
+from modelver._torchhub import get_model_weights, get_weight, list_models  # noqa: F401
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ __all__ = ["Detection", "classify", "decode_detections", "detect", "draw_detecti
 SAMPLES = ("chelsea", "coffee", "rocket", "astronaut")
 
 
-def load_image(path: str | Path) -> Any:
+def load_image(path: str | Path, error: type[ModelverError] = ModelverError) -> Any:
     """An RGB PIL image from a file, with a clear error for a missing, unreadable or too large one.
 
     The size is read from the file's header before anything is decoded: an image of more
@@ -24,9 +24,9 @@ def load_image(path: str | Path) -> Any:
 
     path = Path(path)
     if path.is_dir():
-        raise ModelverError(f"{path} is a directory, not an image file: name an image file in it.")
+        raise error(f"{path} is a directory, not an image file: name an image file in it.")
     if not path.is_file():
-        raise ModelverError(f"Image file {path} does not exist.")
+        raise error(f"Image file {path} does not exist.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
@@ -35,9 +35,9 @@ def load_image(path: str | Path) -> Any:
             check_pixels(img.size, f"{path} is")
             return img.convert("RGB")
     except Image.DecompressionBombError as exc:  # past Pillow's own limit, before ours could look
-        raise ModelverError(f"{path} is refused as a decompression bomb ({exc}).") from None
+        raise error(f"{path} is refused as a decompression bomb ({first_line(exc)}).") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise ModelverError(f"{path} is not an image PIL can read ({exc}).") from None
+        raise error(f"{path} is not an image PIL can read ({first_line(exc)}).") from None
 
 
 def check_pixels(size: Sequence[int], what: str) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from modelver.errors import BundleError, first_line
-from modelver.predict import check_pixels
+from modelver.errors import BundleError
+from modelver.predict import check_pixels, load_image
 
 __all__ = ["check_input", "decode_image", "validate_specs"]
 
@@ -72,25 +71,9 @@ def decode_image(image: Any) -> np.ndarray:
     if isinstance(image, np.ndarray):
         array = image
     else:
-        from PIL import Image, UnidentifiedImageError
-
         if isinstance(image, (str, os.PathLike)):
-            path = Path(image)
-            if path.is_dir():
-                raise BundleError(f"{path} is a directory, not an image file: name an image file in it.")
-            if not path.is_file():
-                raise BundleError(f"Image file {path} does not exist.")
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
-                    img = Image.open(path)
-                with img:
-                    check_pixels(img.size, f"{path} is")  # from the header, before decoding
-                    array = np.asarray(img.convert("RGB"))
-            except Image.DecompressionBombError as exc:
-                raise BundleError(f"{path} is refused as a decompression bomb ({first_line(exc)}).") from None
-            except (UnidentifiedImageError, OSError) as exc:
-                raise BundleError(f"{path} is not an image PIL can read ({first_line(exc)}).") from None
+            with load_image(image, error=BundleError) as img:  # refused from the header if too large
+                array = np.asarray(img)
         elif hasattr(image, "convert"):
             array = np.asarray(image.convert("RGB"))
         else:

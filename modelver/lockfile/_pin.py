@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from types import MappingProxyType
@@ -11,12 +10,12 @@ from typing import Any
 from .. import store
 from .._version import __version__
 from ..errors import LockError, ModelverError, WeightsError
+from ..store._integrity import sha256_of
 from . import _format
 
 __all__ = ["enum_of_builder", "fingerprint_difference", "make_pin", "member_of", "metrics_of", "same_file", "short"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_CHUNK = 1 << 20
 
 
 def enum_of_builder(builder: str) -> type:
@@ -40,13 +39,6 @@ def default_name(enum: type) -> str:
     default = enum.__members__.get("DEFAULT")  # type: ignore[attr-defined]
     return "" if default is None else str(default.name)
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _commit_of(location: str, path: Path) -> str:
