@@ -43,7 +43,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
         "--quantize",
         choices=("int8",),
         default=None,
-        help="ONNX/Triton: INT8 (image classifiers: static QDQ; text encoders: dynamic), checked against FP32",
+        help="ONNX/Triton: INT8 (image classifiers: static QDQ; text encoders: int8 weights, activations "
+        "quantized at run time), checked against FP32",
     )
     p.add_argument(
         "--calibration",

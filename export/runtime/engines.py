@@ -85,6 +85,9 @@ class OnnxRuntimeEngine:
             ) from None
         session_options = onnxruntime.SessionOptions()
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spin else "0")
+        # int8 weights (weight-only QDQ text bundles) fuse into MatMulNBits; level 4 quantizes the activations
+        # to int8 per block (onnxruntime's default, pinned: levels 0-2 compute in FP32 and ran 3x slower)
+        session_options.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "4")
         if options.threads:
             session_options.intra_op_num_threads = options.threads
             session_options.inter_op_num_threads = 1
