@@ -37,6 +37,7 @@ __all__ = [
     "add_version",
     "check_compatible",
     "find_version",
+    "meta_version_name",
     "read_versions",
     "version_name",
 ]
@@ -53,6 +54,12 @@ def version_name(weights_label: str) -> str:
         stem = custom.group(1).rstrip("/").rsplit("/", 1)[-1].split("?")[0]
         return stem.split(".")[0] or weights_label
     return weights_label.rsplit(".", 1)[-1] if "." in weights_label else weights_label
+
+
+def meta_version_name(meta: Mapping[str, Any]) -> str:
+    """The version name of a bundle: its weights entry's name, ``-int8`` added for a quantized export."""
+    precision = _variant(meta)[0]
+    return version_name(str(meta.get("weights"))) + ("" if precision == "fp32" else f"-{precision}")
 
 
 def read_versions(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -112,8 +119,23 @@ def check_compatible(model_dir: Path, meta: Mapping[str, Any], what: str) -> Non
         )
 
 
+def _variant(meta: Mapping[str, Any]) -> tuple[str, Any, Any]:
+    """(precision, method, calibration sha256): an INT8 export of an entry is another version than its FP32 one."""
+    quantization = meta.get("quantization")
+    if not isinstance(quantization, Mapping):
+        return ("fp32", None, None)
+    calibration = quantization.get("calibration")
+    digest = calibration.get("sha256") if isinstance(calibration, Mapping) else None
+    return (str(quantization.get("precision")), quantization.get("method"), digest)
+
+
 def _same_weights(entry: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
-    return entry.get("weights") == meta.get("weights") and entry.get("source_sha256") == meta.get("source_sha256")
+    """Same weights entry (label and file sha256), exported the same way (precision, quantization recipe)."""
+    return (
+        entry.get("weights") == meta.get("weights")
+        and entry.get("source_sha256") == meta.get("source_sha256")
+        and _variant(entry.get("meta") or {}) == _variant(meta)
+    )
 
 
 @dataclasses.dataclass
@@ -127,10 +149,10 @@ class Present:
 
 
 def find_version(model_dir: Path, weights_label: str, source_sha256: str | None) -> Present | None:
-    """The version of ``model_dir`` exported from this weights entry (label and file sha256), if there is one."""
+    """The FP32 version of ``model_dir`` exported from this weights entry (label and file sha256), if there is one."""
     if not (model_dir / VERSIONS_FILE).is_file():
         return None
-    wanted = {"weights": weights_label, "source_sha256": source_sha256}
+    wanted = {"weights": weights_label, "source_sha256": source_sha256}  # an FP32 export's meta has no quantization
     for number, entry in read_versions(model_dir)["versions"].items():
         if _same_weights(entry, wanted):
             manifest = read_manifest(model_dir / number)
@@ -155,8 +177,9 @@ def _version_config(staged_config: str) -> str:
 def add_version(model_dir: str | os.PathLike[str], staged: str | os.PathLike[str]) -> tuple[int, bool]:
     """Move the model directory ``staged`` (one exported version, ``1/model.onnx``) in as ``model_dir``'s next number.
 
-    Returns (number, added): when the same weights entry (label and source sha256) is already a
-    version, nothing is written and its number comes back with ``added`` False.
+    Returns (number, added): when the same weights entry (label and source sha256), exported the
+    same way (FP32, or INT8 with the same recipe and calibration set), is already a version,
+    nothing is written and its number comes back with ``added`` False.
     """
     from filelock import FileLock
 
@@ -205,7 +228,7 @@ def add_version(model_dir: str | os.PathLike[str], staged: str | os.PathLike[str
         table["model"] = model_dir.name
         table["default"] = number  # what Triton serves when a request names no version: the highest
         table["versions"][str(number)] = {
-            "name": version_name(str(meta.get("weights"))),
+            "name": meta_version_name(meta),
             "weights": meta.get("weights"),
             "source_sha256": meta.get("source_sha256"),
             "sha256": model_sha,

@@ -18,6 +18,7 @@ from export_helpers import finetuned_lite0
 from modelver_export import export_model
 from modelver_export._bundle import sha256_file
 from modelver_export.runtime import load
+from modelver_export.runtime.engine_choice import available_engines
 from modelver_export.serve import discover
 
 from modelver.cli import main
@@ -25,6 +26,7 @@ from modelver.errors import BundleError
 from modelver.models.efficientnet_lite import EfficientNet_Lite0_Weights, EfficientNetLite
 
 MODEL = "efficientnet_lite0"
+ENGINES = available_engines()
 WEIGHTS = EfficientNet_Lite0_Weights.DEFAULT
 
 
@@ -154,3 +156,38 @@ def test_a_folder_that_is_not_a_versioned_model_is_never_overwritten(tmp_path: P
     with pytest.raises(BundleError, match="is not a versioned modelver Triton model directory"):
         export_model(MODEL, weights="IMAGENET1K_V1", formats="triton", out=tmp_path, check=False, progress=None)
     assert [p.name for p in stranger.iterdir()] == ["config.pbtxt"]
+
+
+def test_an_int8_export_is_a_new_version_that_triton_and_serving_take(repo_copy: Path) -> None:
+    """``--quantize int8`` of an entry that is already version 1 (FP32) appends version 3; nothing else changes."""
+    import onnx
+    from skimage import data
+
+    model_dir = repo_copy / "triton" / MODEL
+    before = snapshot(model_dir)
+    assert main(["export", MODEL, "--format", "triton", "--quantize", "int8", "--out", str(repo_copy)]) == 0
+    after = snapshot(model_dir)
+    assert {p: d for p, d in after.items() if p.startswith(("1/", "2/"))} == {
+        p: d for p, d in before.items() if p.startswith(("1/", "2/"))
+    }
+    table = json.loads((model_dir / "versions.json").read_text())
+    int8 = table["versions"]["3"]
+    assert (table["default"], int8["name"], int8["weights"]) == (3, "IMAGENET1K_V1-int8", repr(WEIGHTS))
+    quantization = int8["meta"]["quantization"]
+    assert quantization["precision"] == "int8"
+    assert quantization["derived_from"]["weights_sha256"] == table["versions"]["1"]["source_sha256"]
+
+    config = triton_config(model_dir)  # one config still serves every version: same tensors
+    assert config.version_policy.WhichOneof("policy_choice") == "all" and config.backend == "onnxruntime"
+    assert [(i.name, list(i.dims)) for i in config.input] == [("images", [3, -1, -1])]
+    graph = onnx.load(str(model_dir / "3" / "model.onnx")).graph
+    assert sum(node.op_type == "QuantizeLinear" for node in graph.node) > 40  # the file Triton loads is INT8
+    for engine in ENGINES:
+        bundle = load(model_dir / "3", engine=engine)  # what Triton's onnxruntime backend and `serve` run
+        assert bundle.manifest["agreement"]["passed"]
+        assert bundle.predict_image(data.coffee(), 1)[0][0] == "espresso"
+    assert [v.number for v in discover([repo_copy / "triton"])[MODEL].versions.values()] == [1, 2, 3]
+
+    # the same INT8 export again is the same version: nothing is added or rewritten
+    assert main(["export", MODEL, "--format", "triton", "--quantize", "int8", "--out", str(repo_copy)]) == 0
+    assert snapshot(model_dir) == after

@@ -18,7 +18,7 @@ from typing import Any
 from modelver.errors import BundleError
 
 from .._bundle import MANIFEST, read_manifest
-from ..triton_repo import VERSIONS_FILE, read_versions, version_name
+from ..triton_repo import VERSIONS_FILE, meta_version_name, read_versions, version_name
 
 __all__ = ["VERSIONS_FILE", "Model", "Version", "discover", "version_name"]
 
@@ -77,7 +77,7 @@ def _bundle_version(path: Path, manifest: Mapping[str, Any], number: int | None 
     meta = manifest["meta"]
     model = str(meta.get("name") or manifest.get("name") or path.name)
     return Version(
-        model, version_name(str(meta.get("weights", path.name))), str(path), manifest["format"], meta, number
+        model, meta_version_name({"weights": path.name, **meta}), str(path), manifest["format"], meta, number
     )
 
 
@@ -101,7 +101,7 @@ def _bare_file(path: Path, load_options: Mapping[str, Any]) -> Version:
     bundle = load(path, **load_options)
     return Version(
         str(bundle.meta.get("name") or path.stem),
-        version_name(str(bundle.meta.get("weights", path.stem))),
+        meta_version_name({"weights": path.stem, **bundle.meta}),
         str(path),
         bundle.format,
         bundle.meta,
