@@ -1,7 +1,9 @@
 """Reduced precision in the bundle benchmark: INT8 / BF16 contenders per engine, FLOPs and the machine's peak.
 
-- ``peak_gflops``: the largest GEMM this machine does in the same run (torch.mm, 4096 x 4096,
-  FP32 and BF16, the benchmark's thread count): every row's GFLOP/s is read against it.
+- ``peak_gflops``: the largest GEMM this machine does in the same run (4096 x 4096, the
+  benchmark's thread count: ``torch.mm`` in FP32 and BF16, ``torch._int_mm`` int8 x int8 -> int32
+  for INT8, one "FLOP" per multiply and per add as for the others): every row's GFLOP/s is
+  read against them.
 - ``model_gflop``: the FLOPs of one call of the model (torch's FlopCounterMode: 2 per
   multiply-add of convolutions and matrix products; preprocessing, activations and pooling
   are a rounding error next to them).
@@ -20,19 +22,25 @@ PEAK_SIZE = 4096
 
 
 def peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
-    """GFLOP/s of a ``PEAK_SIZE``-square torch.mm in FP32 and BF16 (median of ``repeats``)."""
+    """GFLOP/s (GOP/s for int8) of a ``PEAK_SIZE``-square matrix product in FP32, BF16 and INT8 (median of ``repeats``)."""
     import torch
 
     torch.set_num_threads(threads)
     peaks = {}
-    for label, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a = torch.randn(PEAK_SIZE, PEAK_SIZE).to(dtype)
-        b = torch.randn(PEAK_SIZE, PEAK_SIZE).to(dtype)
-        torch.mm(a, b)
+    a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    int8 = [torch.randint(-128, 128, (PEAK_SIZE, PEAK_SIZE), dtype=torch.int8) for _ in range(2)]
+    products = {
+        "fp32": lambda: torch.mm(a, b),
+        "bf16": lambda: torch.mm(a16, b16),
+        "int8": lambda: torch._int_mm(*int8),  # oneDNN's u8s8/s8s8 GEMM (VNNI / AMX where the CPU has them)
+    }
+    for label, product in products.items():
+        product()
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            torch.mm(a, b)
+            product()
             times.append(time.perf_counter() - start)
         peaks[label] = 2 * PEAK_SIZE**3 / statistics.median(times) / 1e9
     return peaks

@@ -23,8 +23,8 @@ Reduced precision (``--no-precisions`` leaves it out): the ONNX bundle on OpenVI
 and with its BF16 hint, and the INT8 bundle (``export_model(quantize="int8")``) on every
 installed engine; minilm_l6 (real weights, one sentence of 24 tokens, embeddings) joins the
 models. Every row shows its achieved GFLOP/s (the model's FLOPs per call / median time) and
-that as a fraction of this machine's peak measured in the same run: a 4096 x 4096 torch.mm in
-FP32 and in BF16 (``_precision.py``), before and after the models, the better of the two.
+that as a fraction of this machine's peaks measured in the same run: a 4096 x 4096 matrix
+product in FP32, BF16 and INT8 (``_precision.py``), before and after the models, the better of the two.
 INT8 targets (batch 1, the faster engine): resnet50
 <= 0.2x eager FP32, efficientnet_lite0 <= 0.25x, minilm_l6 <= 0.4x.
 
@@ -51,7 +51,8 @@ MODELS = ("efficientnet_lite0", "resnet50", "minilm_l6")
 IMAGE_MODELS = ("efficientnet_lite0", "resnet50")
 FORMATS = ("onnx", "torchscript", "pt2")
 TARGETS = {"efficientnet_lite0": 0.4, "resnet50": 0.6}  # ONNX / eager at batch 1
-PEAK_LABEL = "4096x4096 torch.mm"
+PEAK_LABEL = "4096x4096 torch.mm / torch._int_mm"
+PRECISIONS = ("fp32", "bf16", "int8")  # the peaks each row is read against
 INT8_TARGETS = {"resnet50": 0.2, "efficientnet_lite0": 0.25, "minilm_l6": 0.4}  # INT8 (faster engine) / eager
 #: the text benchmark's input: one sentence, 24 tokens with [CLS] and [SEP]
 SENTENCE = "The weather is lovely today, and it's so sunny outside that we all went for a long walk."
@@ -266,7 +267,8 @@ def main() -> None:
     results: dict[str, Any] = {}
     peaks = peak_gflops(args.threads) if args.device == "cpu" else {}
     if peaks:
-        print(f"peak: {PEAK_LABEL} FP32 {peaks['fp32']:.0f} GFLOP/s, BF16 {peaks['bf16']:.0f} GFLOP/s", flush=True)
+        print(f"peak: {PEAK_LABEL} FP32 {peaks['fp32']:.0f}, BF16 {peaks['bf16']:.0f}, INT8 {peaks['int8']:.0f} GFLOP/s",
+              flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             print(f"== {name}: exporting {', '.join(args.formats)} and timing ...", flush=True)
@@ -277,18 +279,18 @@ def main() -> None:
 
     samples = args.rounds * args.block
     print(f"\nDeployed inference ({args.device}, {args.threads} threads), preprocessing included, "
-          f"median of {samples} calls; ratio = time / eager's; % of the FP32 / BF16 peak ({PEAK_LABEL}, same run)")
+          f"median of {samples} calls; ratio = time / eager's; % of the FP32 / BF16 / INT8 peak ({PEAK_LABEL}, same run)")
     rows = []
     for name, result in results.items():
         for batch, timings in result["batches"].items():
             for key, t in timings.items():
-                share = [f"{t['gflops'] / peaks[p]:.0%}" for p in ("fp32", "bf16")] if peaks else ["-", "-"]
+                share = [f"{t['gflops'] / peaks[p]:.0%}" for p in PRECISIONS] if peaks else ["-"] * len(PRECISIONS)
                 rows.append([name, batch, key, t["median_ms"], t["ratio"], f"{t['max_abs_diff']:.1e}",
                              f"{t['gflops']:.0f}", *share])  # fmt: skip
         for fmt, why in result["skipped"].items():
-            rows.append([name, "-", fmt, "skipped", why, "", "", "", ""])
+            rows.append([name, "-", fmt, "skipped", why, "", "", "", "", ""])
     print(table(["model", "batch", "runs", "median ms", "x eager", "max abs diff", "GFLOP/s", "% FP32 peak",
-                 "% BF16 peak"], rows))  # fmt: skip
+                 "% BF16 peak", "% INT8 peak"], rows))  # fmt: skip
     for name, target in TARGETS.items():
         if name in results and "onnx" in results[name]["batches"].get("1", {}):
             ratio = results[name]["batches"]["1"]["onnx"]["ratio"]

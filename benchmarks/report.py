@@ -66,16 +66,18 @@ def bundles(result: dict[str, Any]) -> str:
 def precision_rows(result: dict[str, Any]) -> str:
     """One row per contender (models differ in their rows): time, ratio, GFLOP/s and the share of the GEMM peak."""
     peak = result["peak_gflops"].get("best") or result["peak_gflops"]["before"]
+    kinds = [p for p in ("fp32", "bf16", "int8") if p in peak]  # results from before the INT8 peak have two
     rows = []
     for name, r in result["results"].items():
         for batch, timings in r["batches"].items():
             for key, t in timings.items():
-                share = [f"{t['gflops'] / peak[p]:.0%}" for p in ("fp32", "bf16")]
+                share = [f"{t['gflops'] / peak[p]:.0%}" for p in kinds]
                 rows.append([name, batch, key, f"{t['median_ms']:.1f} ms", f"{t['ratio']:.2f}x",
                              f"{t['gflops']:.0f}", *share, f"{t['max_abs_diff']:.0e}"])  # fmt: skip
     gemm = result["peak_gflops"]["gemm"]
-    head = f"peak ({gemm}, same run): FP32 {peak['fp32']:.0f}, BF16 {peak['bf16']:.0f} GFLOP/s\n\n"
-    headers = ["model", "batch", "runs", "median", "x eager", "GFLOP/s", "% FP32 peak", "% BF16 peak", "max abs diff"]
+    head = f"peak ({gemm}, same run): " + ", ".join(f"{p.upper()} {peak[p]:.0f}" for p in kinds) + " GFLOP/s\n\n"
+    headers = ["model", "batch", "runs", "median", "x eager", "GFLOP/s", *(f"% {p.upper()} peak" for p in kinds),
+               "max abs diff"]  # fmt: skip
     return head + rows_to_md(headers, rows)
 
 
