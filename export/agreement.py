@@ -19,7 +19,7 @@ Figures and the thresholds below which the export is refused (``check=False`` /
   0.21), <= 0.05 on every photo with a clear class; calibrated on one page of text instead,
   the same model gives top-1 0.5 and 0.68-0.70, as the naive calibration in issue 18 did (0.64);
 - embeddings: smallest **cosine similarity** between the INT8 and FP32 embedding of a text >=
-  0.99 (our recipe: 0.997 for MiniLM), and the report gives the largest change of the
+  0.99 (our recipe: 0.999 for MiniLM), and the report gives the largest change of the
   similarity between two texts (0.003);
 - token states (text encoders): the smallest per-token cosine similarity >= 0.98.
 """

@@ -187,6 +187,8 @@ def test_an_int8_export_is_a_new_version_that_triton_and_serving_take(repo_copy:
         assert bundle.manifest["agreement"]["passed"]
         assert bundle.predict_image(data.coffee(), 1)[0][0] == "espresso"
     assert [v.number for v in discover([repo_copy / "triton"])[MODEL].versions.values()] == [1, 2, 3]
+    both = discover([model_dir / "1", model_dir / "3"])[MODEL]  # two bundles of one entry: two versions to serve
+    assert both.labels == ["IMAGENET1K_V1", "IMAGENET1K_V1-int8"]
 
     # the same INT8 export again is the same version: nothing is added or rewritten
     assert main(["export", MODEL, "--format", "triton", "--quantize", "int8", "--out", str(repo_copy)]) == 0

@@ -10,8 +10,9 @@ manifest records parity, or agreement for INT8, per engine, and each engine's ti
   between engines with the export's timing noise would move results by ~1e-7 between exports);
 - ``precision="bf16"`` → OpenVINO, the only engine here with a BF16 mode;
 - no timing record (a bare ``.onnx`` file, one engine installed at export) → onnxruntime: it
-  runs every bundle, fuses the INT8 recipes into integer kernels, and was within 25% of
-  OpenVINO for INT8 in ``benchmarks/bench_bundles.py`` (ahead on EfficientNet-Lite0).
+  runs every bundle and fuses both INT8 recipes into integer kernels; in
+  ``benchmarks/bench_bundles.py`` it was within 25% of OpenVINO for the image INT8 bundles
+  (ahead on EfficientNet-Lite0), behind it for MiniLM's (~1.5x, per-call overhead at 24 tokens).
 
 ``precision``: ``"fp32"`` (default) or ``"bf16"`` (OpenVINO's ``INFERENCE_PRECISION_HINT``, on
 CPUs with AVX-512 BF16 or AMX).
