@@ -89,7 +89,7 @@ def export(result: dict[str, Any]) -> str:
                 cpu = f"{t['export_and_check_cpu_s']:.1f} s" if "export_and_check_cpu_s" in t else "-"
                 size = f"{t['size_mb']:.0f} MiB"
                 rows.append([name, fmt, f"{t['export_s']:.1f} s", f"{t['check_s']:.1f} s", cpu, size])
-    return rows_to_md(["model", "format", "export", "parity check", "CPU time (both)", "size"], rows)
+    return rows_to_md(["model", "format", "export", "check (parity / agreement)", "CPU time (both)", "size"], rows)
 
 
 def serve(result: dict[str, Any]) -> str:
