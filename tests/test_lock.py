@@ -238,6 +238,41 @@ def test_an_unpinned_hf_entry_is_locked_to_the_commit_it_resolved_to(
         tiny.lock_tinynet_hf(weights="DEFAULT")
 
 
+def _word_tokenizer(words: list[str]) -> bytes:
+    """A tokenizer.json whose ids are the order of ``words`` ([PAD] is 0, [UNK] 1)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(["[PAD]", "[UNK]", *words])}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tokenizer.to_str().encode()
+
+
+def test_the_tokenizer_beside_pinned_weights_is_read_at_the_pinned_commit(
+    tiny: Any, isolated_caches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text release moves its weights and tokenizer together: under the lock, both stay at the locked commit."""
+    from modelver.models.text.tokenizer import tokenizer_beside
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    first = {"model.safetensors": tiny.file_bytes(1), "tokenizer.json": _word_tokenizer(["hello", "world"])}
+    seed_hf_cache(isolated_caches, tiny.HF_REPO, COMMIT_1, first)
+    path = tmp_path / "modelver.lock"
+    modelver.write_lock(path, ["lock_tinynet_hf"])
+    moved = {"model.safetensors": tiny.file_bytes(2), "tokenizer.json": _word_tokenizer(["world", "hello"])}
+    seed_hf_cache(isolated_caches, tiny.HF_REPO, COMMIT_2, moved)  # main moved: new weights, new vocabulary
+
+    location = f"hf://{tiny.HF_REPO}/model.safetensors"  # what the entry's transforms would name
+
+    def ids() -> list[int]:
+        return tokenizer_beside((location,), max_length=8, pad_token="[PAD]")("hello")["input_ids"].tolist()
+
+    assert ids() == [[3]]  # no lock: the branch as it is now
+    with modelver.use_lock(path):
+        assert ids() == [[2]]  # the vocabulary released with the locked weights
+    monkeypatch.setenv("MODELVER_LOCK", str(path))
+    assert ids() == [[2]]
+
+
 def test_locking_the_packaged_weights_works_offline_and_rewrites_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,9 @@ The weights API asks here, cheaply, at three points:
 - loading a file (``member.get_state_dict``) → :func:`pinned_weights`: refuses another
   entry of a pinned enum with :class:`LockError`, and loads the pinned one with the
   pinned sha256 and size (the store's per-call ``sha256=``/``size=``; :func:`expected`)
-  and ``hf://`` locations at their pinned commits.
+  and ``hf://`` locations at their pinned commits;
+- fetching a file beside the weights (``tokenizer_beside``) → :func:`pinned_location`: read
+  at the weights' pinned commit.
 
 A pin holds for its weights enum wherever the process loads it, as a package lock pins a
 package for every dependent: a Faster R-CNN backbone taken from ``ResNet50_Weights``
@@ -37,6 +39,7 @@ __all__ = [
     "explain_integrity",
     "instead_of_legacy",
     "pin_of",
+    "pinned_location",
     "pinned_member",
     "pinned_weights",
     "use_lock",
@@ -141,6 +144,20 @@ def at_commit(location: str, commit: str | None) -> str:
 
     source = parse_location(location)
     return f"hf://{source.repo_id}@{commit}/{source.filename}"  # type: ignore[union-attr]
+
+
+def pinned_location(location: str) -> str:
+    """``location`` at the commit the lock in force recorded for it, else unchanged.
+
+    For the files released beside a pinned ``hf://`` weights file (a tokenizer): they are read
+    from the same commit as the weights, not from wherever the branch points today.
+    """
+    lock = active()
+    for pin in lock.pins.values() if lock is not None else ():
+        commit = pin.commits.get(location)
+        if commit:
+            return at_commit(location, commit)
+    return location
 
 
 def pinned_weights(member: Any) -> Any:

@@ -80,8 +80,14 @@ def tokenizer_beside(
     progress: bool = False,
     **kwargs: Any,
 ) -> TextTokenizer:
-    """The :class:`TextTokenizer` released beside a weights file (tried at each of its locations in order)."""
+    """The :class:`TextTokenizer` released beside a weights file (tried at each of its locations in order).
+
+    Under a lock (``use_lock`` / ``MODELVER_LOCK``), an ``hf://`` location is read at the commit
+    the lock pinned for the weights, so the tokenizer is the one released with those weights.
+    """
+    from ...lockfile._active import pinned_location
     from ...store import fetch_beside
 
-    path = fetch_beside(tuple(weights_locations), file, sha256=sha256, progress=progress)
+    locations = tuple(pinned_location(location) for location in weights_locations)
+    path = fetch_beside(locations, file, sha256=sha256, progress=progress)
     return TextTokenizer(path, max_length=max_length, pad_token=pad_token, **kwargs)
