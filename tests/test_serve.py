@@ -36,6 +36,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydanti
 MODEL = "efficientnet_lite0"
 REAL, TUNED = "IMAGENET1K_V1", "lite0-finetuned"  # versions 1 and 2
 NUMBER = {REAL: "1", TUNED: "2"}
+TEXT_MODEL = "minilm_l6"
+SENTENCES = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +85,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(ray_instance: Any, lite0_repo: Path) -> str:
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A text bundle (MiniLM-L6 sentence embeddings, ONNX), served beside the image model."""
+    from modelver_export import export_model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")  # its files come from its installed package
+        (result,) = export_model(
+            TEXT_MODEL, formats="onnx", out=tmp_path_factory.mktemp("minilm"), check=False, progress=None
+        )
+    return result.path
+
+
+@pytest.fixture(scope="module")
+def service(ray_instance: Any, lite0_repo: Path, minilm: Path) -> str:
     from modelver_export.serve import deploy
 
-    url, models = deploy([lite0_repo], replicas=2, port=_free_port(), cpus_per_replica=0.5)
-    assert list(models[MODEL].versions) == [REAL, TUNED]
+    url, models = deploy([lite0_repo, minilm], replicas=2, port=_free_port(), cpus_per_replica=0.5)
+    assert list(models[MODEL].versions) == [REAL, TUNED] and list(models[TEXT_MODEL].versions) == ["ALL_MINILM_L6_V2"]
     return url
 
 
@@ -218,6 +233,33 @@ def test_each_request_is_answered_by_its_version(service: str, local: dict[str, 
         assert status == 200 and answer["model_version"] == NUMBER[name]
         top = local[name].predict_image(photos / "cat.jpg", 3)
         assert [(p["label"], p["probability"]) for p in answer["predictions"]] == top
+
+
+def test_a_text_bundle_answers_texts_and_tensors_like_the_local_runtime(service: str, minilm: Path) -> None:
+    bundle = load(minilm)
+    expected = bundle.embed(SENTENCES)
+    status, answer = call(f"{service}/v2/models/{TEXT_MODEL}/predict", json.dumps({"texts": SENTENCES}).encode())
+    assert status == 200
+    np.testing.assert_allclose(np.asarray(answer["embeddings"], dtype=np.float32), expected, atol=1e-6)
+    status, answer = call(f"{service}/v2/models/{TEXT_MODEL}/predict", "\n".join(SENTENCES).encode(), "text/plain")
+    assert status == 200 and len(answer["embeddings"]) == 3  # one text a line
+
+    feeds = {k: np.ascontiguousarray(v) for k, v in bundle.tokenizer(SENTENCES).items()}
+    tensors = [
+        {"name": name, "shape": list(array.shape), "datatype": "INT64", "data": array.ravel().tolist()}
+        for name, array in feeds.items()
+    ]
+    status, answer = call(f"{service}/v2/models/{TEXT_MODEL}/infer", json.dumps({"inputs": tensors}).encode())
+    assert status == 200
+    (output,) = answer["outputs"]
+    assert (output["name"], output["datatype"], output["shape"]) == ("embeddings", "FP32", [3, 384])
+    np.testing.assert_array_equal(np.asarray(output["data"], dtype=np.float32).reshape(3, 384), bundle.run(feeds)["embeddings"])
+
+    for body in (b'{"texts": []}', b'{"texts": [""]}', b'{"texts": "not a list"}'):
+        status, error = call(f"{service}/v2/models/{TEXT_MODEL}/predict", body)
+        assert status == 400 and "texts" in error["error"], (body, error)
+    status, _ = call(f"{service}/v2/models/{TEXT_MODEL}/predict", json.dumps({"texts": SENTENCES[:1]}).encode())
+    assert status == 200  # still serving
 
 
 BAD_REQUESTS = [
@@ -399,6 +441,24 @@ def test_batch_rows_equal_modelver_run(
         head, *lines = capsys.readouterr().out.strip().splitlines()
         assert head.endswith(f"{row['input']}:")
         assert lines == [f"  {p:7.2%}  {label}" for label, p in zip(row["labels"], row["probabilities"])]
+
+
+def test_batch_over_text_files_gives_one_embedding_row_per_line(
+    ray_instance: Any, minilm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelver.cli import main
+
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("\n".join(SENTENCES[:2]) + "\n\n")  # a blank line is no input
+    second.write_text(SENTENCES[2] + "\n")
+    out = tmp_path / "rows.jsonl"
+    code = main(["batch", str(minilm), str(first), str(second), "--out", str(out), "--cpus-per-worker", "0.5"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["input"] for row in rows] == SENTENCES  # input order, one row a sentence
+    expected = load(minilm).embed(SENTENCES)
+    np.testing.assert_allclose(np.asarray([row["embedding"] for row in rows], dtype=np.float32), expected, atol=1e-6)
 
 
 def test_batch_skips_everything_unreadable_with_one_error(
