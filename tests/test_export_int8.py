@@ -114,7 +114,7 @@ def test_auto_picks_the_engine_fastest_at_export_and_says_so(lite0: dict[str, Pa
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     first, best = result.stdout.splitlines()[:2]
-    assert "onnx bundle on onnxruntime" in first and best.strip().endswith("espresso")
+    assert "onnx INT8 (static-qdq) bundle on onnxruntime" in first and best.strip().endswith("espresso")
 
 
 def _jpg(directory: Path, name: str) -> Path:

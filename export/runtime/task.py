@@ -57,7 +57,11 @@ class TaskRuntime:
     def head(self) -> str:
         """The first words of every command-line answer: which model, which bundle, on what."""
         b = self.bundle
-        return f"{b.meta.get('name')} ({b.meta.get('weights')}), {b.format} bundle on {b.engine}"
+        quantization = b.meta.get("quantization")
+        kind = b.format
+        if isinstance(quantization, dict):  # a derived bundle says so: INT8, and by which recipe
+            kind += f" {str(quantization.get('precision', '')).upper()} ({quantization.get('method')})"
+        return f"{b.meta.get('name')} ({b.meta.get('weights')}), {kind} bundle on {b.engine}"
 
     def describe(self, inputs: Sequence[str], options: RunOptions) -> list[str]:
         """Run on command-line inputs (image paths, texts) and say what came out, as lines."""
