@@ -315,6 +315,30 @@ def test_a_pin_holds_for_its_enum_in_every_builder_and_one_enum_has_one_pin(
     assert path.read_bytes() == before
 
 
+def test_removing_a_pin_lets_that_builder_load_as_usual_and_keeps_the_others(
+    tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "modelver.lock"
+    modelver.write_lock(path, ["lock_tinynet=V2", "efficientnet_lite0"])  # V2 on purpose: today's DEFAULT is V1
+    with modelver.use_lock(path):
+        assert loaded(tiny.lock_tinynet(weights="DEFAULT"), tiny.state_dict(2))
+    kept = _format.read(path).pins["efficientnet_lite0"]
+
+    assert main(["lock", "--remove", "lock_tinynet", "--file", str(path)]) == 0
+    assert "lock_tinynet: removed (TinyNet_Weights.V2)" in capsys.readouterr().out
+    assert dict(_format.read(path).pins) == {"efficientnet_lite0": kept}  # the other pin, byte for byte
+    with modelver.use_lock(path):
+        assert loaded(tiny.lock_tinynet(weights="DEFAULT"), tiny.state_dict(1))  # today's DEFAULT again
+
+    before = path.read_bytes()
+    assert main(["lock", "--remove", "lock_tinynet", "efficientnet_lite0", "--file", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "pins no lock_tinynet; it pins efficientnet_lite0. Nothing was removed." in err and err.count("\n") == 1
+    assert path.read_bytes() == before
+    assert main(["lock", "--remove", "efficientnet_lite0", "--file", str(path)]) == 0
+    assert _format.read(path).pins == {} and modelver.check_lock(path).ok  # an empty lock is still a lock
+
+
 def test_the_writer_escapes_what_toml_needs() -> None:
     odd = 'a "quoted" \\ back\tslash\x7f é \U0001f600'
     pin = _format.Pin(
@@ -337,6 +361,8 @@ def test_the_writer_escapes_what_toml_needs() -> None:
         (["lock", "--upgrade", "efficientnet_lite0=IMAGENET1K_V1"], "give builder names without =ENTRY"),
         (["lock"], "nothing to lock. Name builders"),
         (["lock", "--check"], "no such lock file. Write one with `modelver lock NAME ... --file"),
+        (["lock", "--remove", "resnet50"], "no such lock file; there is nothing to remove"),
+        (["lock", "--remove"], "--remove needs builder names"),
     ],
 )
 def test_bad_requests_get_one_line(

@@ -1,4 +1,4 @@
-"""``write_lock`` (lock, re-lock, upgrade) and ``check_lock``: what ``modelver lock`` runs.
+"""``write_lock`` (lock, re-lock, upgrade), ``remove_pins`` and ``check_lock``: what ``modelver lock`` runs.
 
 Locking follows package managers: a builder already in the file keeps its pinned entry
 (re-running rewrites the same bytes); ``NAME=ENTRY`` pins that entry; ``upgrade`` moves
@@ -18,7 +18,7 @@ from ..errors import IntegrityError, LockError, UnknownModelError, WeightsError
 from . import _format, _pin
 from ._active import at_pinned_commits, use_lock
 
-__all__ = ["CheckReport", "LockResult", "PinCheck", "check_lock", "write_lock"]
+__all__ = ["CheckReport", "LockResult", "PinCheck", "check_lock", "remove_pins", "write_lock"]
 
 
 @dataclasses.dataclass
@@ -166,6 +166,29 @@ def write_lock(
             _format.write(path, pins)
             changed = True
     return LockResult(path, changed, lines)
+
+
+def remove_pins(path: str | Path, names: Iterable[str]) -> LockResult:
+    """Drop the pins of ``names`` from the lock file ``path``: those builders load as usual again.
+
+    Nothing is fetched. A name the file does not pin is refused (with the pins it has) and the
+    file is left as it was; removing every pin leaves a valid, empty lock file.
+    """
+    path = Path(path)
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise LockError(f"--remove needs builder names: `modelver lock --remove resnet50 --file {path}`.")
+    if not path.exists():
+        raise LockError(f"{path}: no such lock file; there is nothing to remove.")
+    pins = dict(_format.read(path).pins)
+    unknown = [name for name in names if name not in pins]
+    if unknown:
+        raise LockError(
+            f"{path} pins no {', '.join(unknown)}; it pins {', '.join(sorted(pins)) or 'nothing'}. Nothing was removed."
+        )
+    lines = [f"{name}: removed ({pins.pop(name).entry})" for name in names]
+    _format.write(path, pins)
+    return LockResult(path, True, lines)
 
 
 @dataclasses.dataclass
