@@ -183,7 +183,7 @@ def run_batch(
     topk: int = 5,
     version: str | None = None,
     threads: int | None = None,
-    engine: str = "onnxruntime",
+    engine: str = "auto",
     cpus_per_worker: float = 1.0,
     trust_code: bool = False,
 ) -> BatchSummary:

@@ -30,7 +30,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-models-per-replica", type=_positive, default=4, help="versions each replica keeps loaded")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per loaded version")
     p.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs Ray reserves per replica (default 1)")
-    p.add_argument("--engine", default="onnxruntime", help="ONNX: the inference engine (default onnxruntime)")
+    p.add_argument(
+        "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
+        "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
+    )
     p.add_argument("--trust", action="store_true", help="also serve TorchScript / .pt2 bundles (they run code)")
     p.add_argument(
         "--detach", action="store_true", help="deploy and exit, leaving the application running (with --address)"
@@ -98,7 +101,10 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", default=None, help="Triton model directory: the version number (default highest)")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per worker")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs Ray reserves per worker (default 1)")
-    p.add_argument("--engine", default="onnxruntime", help="ONNX: the inference engine (default onnxruntime)")
+    p.add_argument(
+        "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
+        "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
+    )
     p.add_argument("--trust", action="store_true", help="also run TorchScript / .pt2 bundles (they run code)")
     p.set_defaults(func=cmd_batch)
 

@@ -63,7 +63,7 @@ def deploy(
     trust_code: bool = False,
     max_models_per_replica: int = 4,
     threads: int | None = None,
-    engine: str = "onnxruntime",
+    engine: str = "auto",
     cpus_per_replica: float = 1.0,
 ) -> tuple[str, dict[str, Model]]:
     """Deploy every version found in ``paths`` as the Serve application ``modelver``; returns (base URL, models).
@@ -77,7 +77,8 @@ def deploy(
         address: an existing Ray cluster; None connects to the Ray instance of this process, or starts one.
         trust_code: also serve TorchScript and ``.pt2`` bundles (their files run code when loaded).
         threads: intra-op threads of each loaded version (None: the engine's default).
-        engine: ONNX bundles: the inference engine ``load`` runs them on (``registry.register_engine``).
+        engine: ONNX bundles: the inference engine ``load`` runs them on (``"auto"``: as ``load`` picks it;
+            ``registry.register_engine`` adds others).
         cpus_per_replica: CPUs Ray reserves for each replica.
     """
     if replicas < 1:
