@@ -37,6 +37,7 @@ MODEL = "efficientnet_lite0"
 REAL, TUNED = "IMAGENET1K_V1", "lite0-finetuned"  # versions 1 and 2
 NUMBER = {REAL: "1", TUNED: "2"}
 TEXT_MODEL = "minilm_l6"
+VICTIM = "lite0_victim"
 SENTENCES = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
 
 
@@ -98,10 +99,16 @@ def minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service(ray_instance: Any, lite0_repo: Path, minilm: Path) -> str:
+def victim(lite0_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Lite0 model directory, served as the model ``lite0_victim``: a test damages it on disk."""
+    return Path(shutil.copytree(lite0_repo / MODEL, tmp_path_factory.mktemp("victim") / VICTIM))
+
+
+@pytest.fixture(scope="module")
+def service(ray_instance: Any, lite0_repo: Path, minilm: Path, victim: Path) -> str:
     from modelver_export.serve import deploy
 
-    url, models = deploy([lite0_repo, minilm], replicas=2, port=_free_port(), cpus_per_replica=0.5)
+    url, models = deploy([lite0_repo, minilm, victim], replicas=2, port=_free_port(), cpus_per_replica=0.5)
     assert list(models[MODEL].versions) == [REAL, TUNED] and list(models[TEXT_MODEL].versions) == ["ALL_MINILM_L6_V2"]
     return url
 
@@ -260,6 +267,21 @@ def test_a_text_bundle_answers_texts_and_tensors_like_the_local_runtime(service:
         assert status == 400 and "texts" in error["error"], (body, error)
     status, _ = call(f"{service}/v2/models/{TEXT_MODEL}/predict", json.dumps({"texts": SENTENCES[:1]}).encode())
     assert status == 200  # still serving
+
+
+def test_a_version_damaged_on_disk_after_deploy_gets_503_and_the_rest_keeps_serving(
+    service: str, victim: Path, local: dict[str, Any]
+) -> None:
+    model_file = victim / "1" / "model.onnx"
+    model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])  # a half-copied file
+    images = random_images(3)
+    status, error = call(f"{service}/v2/models/{VICTIM}/versions/1/infer", infer_body(images))
+    assert status == 503 and error["error"].startswith(f"{VICTIM}/{REAL} cannot be loaded") and "truncated" in error["error"]
+    status, answer = call(f"{service}/v2/models/{VICTIM}/versions/2/infer", infer_body(images))
+    assert status == 200  # its other version, from the same directory
+    np.testing.assert_array_equal(probabilities(answer), local[TUNED].run(images)["probabilities"])
+    status, answer = call(f"{service}/v2/models/{MODEL}/versions/1/infer", infer_body(images))
+    assert status == 200  # and every other model
 
 
 BAD_REQUESTS = [
