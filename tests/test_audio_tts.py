@@ -225,3 +225,28 @@ def test_text_to_speech_example(release_server: FileServer, tmp_path: Path) -> N
     with wave.open(str(tmp_path / "output" / "message.wav")) as wav:
         assert wav.getframerate() == 22050 and wav.getnchannels() == 1
         assert wav.getnframes() == frames * 275
+
+
+def test_a_lock_holds_the_pipeline_file_to_its_pinned_bytes(
+    mirror: FileServer, stand_ins: dict[str, dict[str, torch.Tensor]], tmp_path: Path
+) -> None:
+    """The pipeline's pin (its url: the Tacotron2 file) is enforced when the pipeline loads, not only by --check."""
+    import modelver
+    from modelver.errors import IntegrityError
+    from modelver.lockfile import _format
+    from modelver.store import fetch
+
+    lock = tmp_path / "modelver.lock"
+    modelver.write_lock(lock, ["tts_tacotron2_wavernn"])
+    pin = _format.read(lock).pins["tts_tacotron2_wavernn"]
+    cached = fetch(Tacotron2_Weights.CHAR_WAVERNN_LJSPEECH, progress=False)
+    with modelver.use_lock(lock):
+        assert TTS.get_state_dict(progress=False).keys() >= {f"tacotron2.{k}" for k in stand_ins["tacotron2"]}
+
+    buffer = io.BytesIO()  # the cached file replaced by another valid checkpoint (torchaudio publishes no sha256)
+    torch.save({k: v + 1 for k, v in stand_ins["tacotron2"].items()}, buffer)
+    cached.write_bytes(buffer.getvalue())
+    assert TTS.get_state_dict(progress=False)  # unlocked, nothing knows better
+    with modelver.use_lock(lock), pytest.raises(IntegrityError) as failure:
+        TTS.get_state_dict(progress=False)
+    assert f"{lock} pins TTS_Tacotron2_WaveRNN_Weights.CHAR_LJSPEECH to sha256 {pin.sha256}" in str(failure.value)

@@ -64,10 +64,15 @@ class TTS_Tacotron2_WaveRNN_Weights(WeightsEnum):
     def get_state_dict(self, progress: bool = True, **kwargs: Any) -> dict[str, Any]:
         """Both files of the release, keyed by the pipeline's module names."""
         self.warn_if_deprecated()
-        _lock.pinned_weights(self)  # under a lock file pinning another entry: LockError
+        pinned = _lock.pinned_weights(self)  # under a lock file pinning another entry: LockError
         acoustic = Tacotron2_Weights.verify(self.meta["acoustic_weights"])
         vocoder = WaveRNN_Weights.verify(self.meta["vocoder_weights"])
-        state_dict = {f"tacotron2.{k}": t for k, t in acoustic.get_state_dict(progress, **kwargs).items()}
+        # the entry's url is the Tacotron2 file: a pin of this entry holds that file to its sha256 and size
+        # (the WaveRNN file is checked against its own entry, and its own pin where the lock has one)
+        pinned_file = {} if pinned is None else _lock.expected(self)
+        with _lock.explain_integrity(self):
+            acoustic_state = acoustic.get_state_dict(progress, **{**kwargs, **pinned_file})
+        state_dict = {f"tacotron2.{k}": t for k, t in acoustic_state.items()}
         state_dict.update({f"vocoder.model.{k}": t for k, t in vocoder.get_state_dict(progress, **kwargs).items()})
         return state_dict
 
