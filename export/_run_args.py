@@ -30,7 +30,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "bundle, named in the output)",
     )
     parser.add_argument(
-        "--precision", default="fp32", choices=("fp32", "bf16"), help="ONNX: bf16 runs on OpenVINO (CPUs with BF16)"
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16 (CPUs with BF16): ONNX bundles on OpenVINO, .pt2 bundles under torch.autocast",
     )
     parser.add_argument(
         "--trust",

@@ -187,7 +187,9 @@ def load(
             when it is not plain FP32 on onnxruntime.
         trust_code: required for formats that run code from the file (TorchScript, ``.pt2``):
             load those only from sources you trust. ONNX needs no trust.
-        precision: ONNX bundles: ``"fp32"``, or ``"bf16"`` (OpenVINO's BF16 inference, on CPUs that have it).
+        precision: ``"fp32"``, or ``"bf16"`` on CPUs with BF16 instructions: ONNX bundles on OpenVINO (its
+            BF16 inference), ``.pt2`` bundles under ``torch.autocast``; refused for TorchScript, and for a
+            bundle whose BF16 agreement check failed at export (``bf16`` in its ``bundle.json``).
     """
     root, manifest, fmt, model_file = _resolve(Path(path))
     if manifest is not None and verify:
@@ -202,10 +204,13 @@ def load(
         known = manifest["meta"] if manifest is not None else peek_meta(model_file)
         engine, why = choose_engine(engine, precision, known, manifest)
         why = "" if why in ("asked for", DEFAULT_REASON) else f" ({why})"
-    elif engine not in ("auto", "onnxruntime") or precision != "fp32":
-        raise BundleError(
-            f"engine= and precision= choose how ONNX bundles run; this is a {fmt.name} bundle (it runs on torch)."
-        )
+    else:
+        from .engine_choice import torch_precision
+
+        if engine not in ("auto", "onnxruntime"):
+            raise BundleError(f"engine= chooses how ONNX bundles run; this is a {fmt.name} bundle (it runs on torch).")
+        why = torch_precision(fmt.name, precision, manifest)
+        why = f" ({why})" if why else ""
     options = LoadOptions(threads=threads, spin=spin, engine=engine, trust_code=trust_code, precision=precision)
     loaded = fmt.load(model_file, options)
     return Bundle(root, fmt.name, model_file, loaded.meta, manifest, loaded.run, loaded.engine + why)

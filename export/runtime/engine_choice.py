@@ -15,7 +15,8 @@ manifest records parity, or agreement for INT8, per engine, and each engine's ti
   (ahead on EfficientNet-Lite0), behind it for MiniLM's (~1.5x, per-call overhead at 24 tokens).
 
 ``precision``: ``"fp32"`` (default) or ``"bf16"`` (OpenVINO's ``INFERENCE_PRECISION_HINT``, on
-CPUs with AVX-512 BF16 or AMX).
+CPUs with AVX-512 BF16 or AMX). The torch formats have no engine to choose; ``.pt2`` bundles
+run in BF16 under ``torch.autocast`` (:func:`torch_precision`), TorchScript has no BF16 mode.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from .._bundle import META_DIGEST_KEY
 
 __all__ = [
     "DEFAULT_REASON", "PRECISIONS", "available_engines", "checked_engines", "choose_engine", "cpu_capabilities",
-    "peek_meta",
+    "peek_meta", "torch_precision",
 ]  # fmt: skip
 
 PRECISIONS = ("fp32", "bf16")
+#: the torch formats with a BF16 mode (torch.autocast on an exported program)
+TORCH_BF16_FORMATS = ("pt2",)
 DEFAULT_REASON = "auto: FP32 bundle on onnxruntime"
 #: the module each built-in engine imports (an engine registered by a plugin counts as installed)
 _MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
@@ -82,23 +85,47 @@ def _quantization(meta: Mapping[str, Any] | None) -> str | None:
     return quantization.get("method") if isinstance(quantization, dict) else None
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise BundleError(f"Unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}.")
+
+
+def _refuse_strayed_bf16(manifest: Mapping[str, Any] | None) -> None:
+    """A bundle whose BF16 agreement check failed at export (``bf16`` in its manifest) is not run in BF16."""
+    bf16 = (manifest or {}).get("bf16")
+    if isinstance(bf16, dict) and bf16.get("passed") is False:
+        raise BundleError(
+            "This bundle's BF16 run strayed from FP32 at export (see 'bf16' in its bundle.json); use fp32."
+        )
+
+
+def torch_precision(fmt: str, precision: str, manifest: Mapping[str, Any] | None) -> str:
+    """Why a torch-format bundle runs in ``precision`` ("" for FP32); one line when it cannot."""
+    _check_precision(precision)
+    if precision == "fp32":
+        return ""
+    if fmt not in TORCH_BF16_FORMATS:
+        raise BundleError(
+            f"precision='bf16' runs .pt2 bundles under torch.autocast and ONNX bundles on OpenVINO; {fmt} has no "
+            "BF16 mode: export the model with --format pt2 (or onnx) and load that."
+        )
+    _refuse_strayed_bf16(manifest)
+    return "BF16 runs on torch.autocast"
+
+
 def choose_engine(
     engine: str, precision: str, meta: Mapping[str, Any] | None, manifest: Mapping[str, Any] | None = None
 ) -> tuple[str, str]:
     """(engine, why) for a request on an ONNX bundle with this meta and manifest."""
-    if precision not in PRECISIONS:
-        raise BundleError(f"Unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}.")
+    _check_precision(precision)
     if engine != "auto":
         registry.get_engine(engine)  # an unknown name: one line listing the registered engines
     if precision == "bf16" and engine not in ("auto", "openvino"):
         raise BundleError(
             f"precision='bf16' runs on OpenVINO (engine='openvino' or 'auto'); {engine} has no BF16 mode here."
         )
-    bf16 = (manifest or {}).get("bf16")
-    if precision == "bf16" and isinstance(bf16, dict) and bf16.get("passed") is False:
-        raise BundleError(
-            "This bundle's BF16 run strayed from FP32 at export (see 'bf16' in its bundle.json); use fp32."
-        )
+    if precision == "bf16":
+        _refuse_strayed_bf16(manifest)
     checked = checked_engines(manifest)
     failed = {name for name, result in checked.items() if not result.get("passed", False)}
     installed = available_engines()

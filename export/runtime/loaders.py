@@ -3,11 +3,15 @@
 A loader is ``load(model_file, options: LoadOptions) -> Loaded``; the :class:`Format`
 registration names it (see :mod:`modelver_export.registry`). ONNX files run on an
 :class:`~modelver_export.runtime.engines.Engine` (onnxruntime unless ``options.engine``
-names another); TorchScript and ``.pt2`` on torch, imported only here.
+names another); TorchScript and ``.pt2`` on torch, imported only here. ``.pt2`` runs in BF16
+(``options.precision="bf16"``) under ``torch.autocast``: the unlifted program calls ATen ops
+(``aten.conv2d``, ``aten.linear``, ``aten.matmul``) through the dispatcher, so autocast runs
+those in BF16 and keeps the preprocessing (resize, normalise) in FP32, as it would for eager.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import warnings
@@ -20,7 +24,7 @@ from modelver.errors import BundleError, first_line
 
 from .._bundle import META_DIGEST_FILE, META_DIGEST_KEY, META_FILE, check_meta_digest
 
-__all__ = ["LoadOptions", "Loaded", "Runner", "load_onnx", "load_pt2", "load_torchscript"]
+__all__ = ["LoadOptions", "Loaded", "Runner", "load_onnx", "load_pt2", "load_torchscript", "torch_has_bf16"]
 
 #: (feeds, output names, seed or None) → outputs
 Runner = Callable[[Mapping[str, np.ndarray], Sequence[str], Optional[int]], list]
@@ -34,7 +38,7 @@ class LoadOptions:
     spin: bool = False
     engine: str = "onnxruntime"
     trust_code: bool = False
-    #: "fp32", or "bf16" (engines with a BF16 mode: OpenVINO)
+    #: "fp32", or "bf16" (ONNX on OpenVINO; ``.pt2`` under torch.autocast)
     precision: str = "fp32"
 
 
@@ -99,11 +103,26 @@ def _import_torch(fmt: str, threads: Optional[int]) -> Any:
     return torch
 
 
-def _torch_runner(module: Any) -> Runner:
+def torch_has_bf16() -> bool:
+    """Whether this CPU has BF16 instructions (AVX-512 BF16 or AMX on x86, BF16 on Arm), as torch detects them.
+
+    Without them torch still computes BF16, emulated and slower than FP32: not worth running.
+    """
+    import torch
+
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is None:  # torch before 2.10: its private checks
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    found = capabilities()
+    return any(found.get(flag) for flag in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
+
+
+def _torch_runner(module: Any, bf16: bool = False) -> Runner:
     import torch
 
     def call(feeds: Mapping[str, np.ndarray]) -> Any:
-        with torch.inference_mode():
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
             return module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feeds.values()))
 
     def run(feeds: Mapping[str, np.ndarray], outputs: Sequence[str], seed: Optional[int]) -> list[np.ndarray]:
@@ -114,7 +133,8 @@ def _torch_runner(module: Any) -> Runner:
                 torch.manual_seed(seed)
                 result = call(feeds)
         results = result if isinstance(result, (tuple, list)) else (result,)
-        return [r.numpy() for r in results][: len(outputs)]
+        # numpy has no bfloat16: BF16 outputs (autocast's softmax, last layers) come back as float32, as the meta says
+        return [(r.float() if r.dtype == torch.bfloat16 else r).numpy() for r in results][: len(outputs)]
 
     return run
 
@@ -144,9 +164,15 @@ def load_torchscript(path: Path, options: LoadOptions) -> Loaded:
 
 def load_pt2(path: Path, options: LoadOptions) -> Loaded:
     torch = _import_torch(".pt2", options.threads)
+    bf16 = options.precision == "bf16"
+    if bf16 and not torch_has_bf16():
+        raise BundleError(
+            "precision='bf16' needs a CPU with BF16 instructions (AVX-512 BF16 or AMX); this one has none: use fp32."
+        )
     extra = {META_FILE: "", META_DIGEST_FILE: ""}
     try:
         module = torch.export.load(str(path), extra_files=extra).module()
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged archive
         raise BundleError(f"{path} is not a loadable .pt2 program (truncated or corrupted?): {first_line(exc)}") from None
-    return Loaded(_torch_meta(extra, path), _torch_runner(module), f"torch {torch.__version__} (torch.export)")
+    label = f"torch {torch.__version__} (torch.export" + (", bf16)" if bf16 else ")")
+    return Loaded(_torch_meta(extra, path), _torch_runner(module, bf16), label)
