@@ -301,9 +301,9 @@ def export_model(
                     f"The {fmt.name} bundle of {name} differs from eager: {failure_summary(report)}. "
                     f"The report is in {directory / 'bundle.json'}; --no-check skips the check."
                 )
-            if fmt.needs == "onnx":
-                from .engine_checks import bf16_agreement, parity_on_engines, timed_on_export
+            from .engine_checks import bf16_agreement, parity_on_engines, timed_on_export
 
+            if fmt.needs == "onnx":
                 report["engines"] = {
                     "onnxruntime": {"passed": True, "max_abs": report["max_abs"]},
                     **parity_on_engines(task, fmt, directory, cases, references, say),
@@ -311,10 +311,10 @@ def export_model(
                 if cases and cases[0].seed is None:
                     timed_on_export(directory, report["engines"], cases[0].inputs)
                     report["timed_on"] = f"{cases[0].name}, median of 5 interleaved calls, at export"
-                bf16 = bf16_agreement(task, directory, say, fmt)
-                if bf16 is not None:
-                    manifest["bf16"] = bf16
-                write_manifest(directory, manifest)
+            bf16 = bf16_agreement(task, directory, say, fmt)  # ONNX on OpenVINO, .pt2 under torch.autocast
+            if bf16 is not None:
+                manifest["bf16"] = bf16
+            write_manifest(directory, manifest)
         number = None
         if staging is not None:
             try:

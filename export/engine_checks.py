@@ -1,4 +1,4 @@
-"""The export's checks on every installed ONNX engine (onnxruntime, OpenVINO): parity, INT8 agreement, BF16.
+"""The export's checks on every installed ONNX engine (onnxruntime, OpenVINO): parity, INT8 agreement; BF16.
 
 The exporter checks each ONNX bundle the deployed way, ``runtime.load(directory,
 engine=...)``, once per installed engine, and records each result in ``bundle.json``:
@@ -9,9 +9,10 @@ engine=...)``, once per installed engine, and records each result in ``bundle.js
   it is refused;
 - INT8: agreement with FP32 (:mod:`modelver_export.agreement`) on every engine, under
   ``agreement.engines``; the export is refused when any engine is below the thresholds;
-- BF16: where OpenVINO and a CPU with BF16 are here, agreement of the FP32 bundle run with
-  OpenVINO's BF16 hint, under ``bf16``; recorded, and ``load(precision="bf16")`` refuses a
-  bundle whose BF16 run strayed.
+- BF16: on a CPU with BF16, agreement of the FP32 bundle run in BF16, under ``bf16``: ONNX
+  bundles with OpenVINO's BF16 hint (where OpenVINO is installed), ``.pt2`` bundles under
+  ``torch.autocast``; recorded, and ``load(precision="bf16")`` refuses a bundle whose BF16 run
+  strayed.
 """
 
 from __future__ import annotations
@@ -96,20 +97,28 @@ def agreement_on_engines(task: Any, directory: Path, say: Say, fmt: Any) -> dict
 
 
 def bf16_agreement(task: Any, directory: Path, say: Say, fmt: Any) -> dict[str, Any] | None:
-    """BF16 (OpenVINO) against FP32 on the held-out inputs; None where this install or CPU has no BF16."""
+    """BF16 against FP32 on the held-out inputs: ONNX bundles on OpenVINO, ``.pt2`` under torch.autocast.
+
+    One more run over the held-out inputs (8 photos, or one batch of sentences); None for other
+    formats and tasks, and where this install or CPU has no BF16.
+    """
     from . import runtime
     from .agreement import agreement
     from .quantize import IMAGE_TASKS, TEXT_TASKS
-    from .runtime.engine_choice import available_engines, cpu_capabilities
+    from .runtime.engine_choice import TORCH_BF16_FORMATS, available_engines, cpu_capabilities
+    from .runtime.loaders import torch_has_bf16
 
-    if task.task not in (*IMAGE_TASKS, *TEXT_TASKS) or "openvino" not in available_engines():
+    if task.task not in (*IMAGE_TASKS, *TEXT_TASKS):
         return None
-    if "BF16" not in cpu_capabilities():
+    if fmt.name in TORCH_BF16_FORMATS and torch_has_bf16():
+        label, where, options = "torch (bf16)", "torch.autocast", {"trust_code": True}
+    elif fmt.needs == "onnx" and "openvino" in available_engines() and "BF16" in cpu_capabilities():
+        label, where, options = "openvino (bf16)", "OpenVINO", {"engine": "openvino"}
+    else:
         return None
-    label = "openvino (bf16)"
-    report = agreement(task, {label: runtime.load(directory, engine="openvino", precision="bf16").run})
+    report = agreement(task, {label: runtime.load(directory, precision="bf16", **options).run})
     values = report["engines"][label]
-    say(f"    {fmt.name}: BF16 (OpenVINO) agreement with FP32: {'ok' if values['passed'] else 'FAILED'} "
+    say(f"    {fmt.name}: BF16 ({where}) agreement with FP32: {'ok' if values['passed'] else 'FAILED'} "
         f"({_figures(values)})")  # fmt: skip
     return report
 
