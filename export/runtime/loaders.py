@@ -6,7 +6,8 @@ registration names it (see :mod:`modelver_export.registry`). ONNX files run on a
 names another); TorchScript and ``.pt2`` on torch, imported only here. ``.pt2`` runs in BF16
 (``options.precision="bf16"``) under ``torch.autocast``: the unlifted program calls ATen ops
 (``aten.conv2d``, ``aten.linear``, ``aten.matmul``) through the dispatcher, so autocast runs
-those in BF16 and keeps the preprocessing (resize, normalise) in FP32, as it would for eager.
+those in BF16 and keeps the preprocessing (resize, normalise) in FP32, as it would for eager;
+its 4-d weights are made channels-last, the layout oneDNN's BF16 convolutions are fast in.
 """
 
 from __future__ import annotations
@@ -174,5 +175,7 @@ def load_pt2(path: Path, options: LoadOptions) -> Loaded:
         module = torch.export.load(str(path), extra_files=extra).module()
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged archive
         raise BundleError(f"{path} is not a loadable .pt2 program (truncated or corrupted?): {first_line(exc)}") from None
+    if bf16:  # oneDNN's BF16 convolutions want channels-last: EfficientNet-Lite0 0.75x FP32 time, ~1.0x without
+        module = module.to(memory_format=torch.channels_last)
     label = f"torch {torch.__version__} (torch.export" + (", bf16)" if bf16 else ")")
     return Loaded(_torch_meta(extra, path), _torch_runner(module, bf16), label)
