@@ -112,7 +112,7 @@ def torch_has_bf16() -> bool:
     import torch
 
     capabilities = getattr(torch.cpu, "get_capabilities", None)
-    if capabilities is None:  # torch before 2.10: its private checks
+    if capabilities is None:  # older torch (the public mapping is recent): its private checks
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     found = capabilities()
     return any(found.get(flag) for flag in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
