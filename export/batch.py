@@ -184,6 +184,7 @@ def run_batch(
     version: str | None = None,
     threads: int | None = None,
     engine: str = "auto",
+    precision: str = "fp32",
     cpus_per_worker: float = 1.0,
     trust_code: bool = False,
 ) -> BatchSummary:
@@ -195,6 +196,7 @@ def run_batch(
         address: an existing Ray cluster (default: this process's Ray instance, or a new local one).
         concurrency: Ray Data workers, each holding one loaded bundle.
         batch_size: inputs per ``map_batches`` call.
+        engine, precision, threads, trust_code: how each worker loads the bundle (``modelver_export.runtime.load``).
     """
     start = time.perf_counter()
     target = Path(out)
@@ -202,7 +204,7 @@ def run_batch(
         raise ModelverError(f"--out {out}: name a .jsonl (JSON lines) or .parquet file.")
     if concurrency < 1 or batch_size < 1 or topk < 1:
         raise ModelverError("--concurrency, --batch-size and --topk must be at least 1.")
-    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code}
+    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code, "precision": precision}
     chosen = _bundle_version(bundle, version, load_options)
     task = str(chosen.meta.get("task"))
     if task not in _IMAGE_TASKS + _TEXT_TASKS:

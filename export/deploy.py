@@ -34,6 +34,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
         "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
     )
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32",
+        help="bf16: ONNX bundles on OpenVINO, .pt2 under torch.autocast, on CPUs with BF16 (default fp32)",
+    )  # fmt: skip
     p.add_argument("--trust", action="store_true", help="also serve TorchScript / .pt2 bundles (they run code)")
     p.add_argument(
         "--detach", action="store_true", help="deploy and exit, leaving the application running (with --address)"
@@ -58,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_models_per_replica=args.max_models_per_replica,
         threads=args.threads,
         engine=args.engine,
+        precision=args.precision,
         cpus_per_replica=args.cpus_per_replica,
     )
     for model in models.values():
@@ -105,6 +110,10 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
         "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
         "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
     )
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32",
+        help="bf16: ONNX bundles on OpenVINO, .pt2 under torch.autocast, on CPUs with BF16 (default fp32)",
+    )  # fmt: skip
     p.add_argument("--trust", action="store_true", help="also run TorchScript / .pt2 bundles (they run code)")
     p.set_defaults(func=cmd_batch)
 
@@ -123,6 +132,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         version=args.version,
         threads=args.threads,
         engine=args.engine,
+        precision=args.precision,
         cpus_per_worker=args.cpus_per_worker,
         trust_code=args.trust,
     )

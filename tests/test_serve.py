@@ -173,6 +173,10 @@ def test_code_carrying_bundles_need_the_trust_flag(tmp_path: Path, capsys: pytes
     assert len(err.splitlines()) == 1 and "--trust" in err and str(path) in err
     assert main(["batch", str(path), str(tmp_path), "--out", str(tmp_path / "rows.csv")]) == 1
     assert ".jsonl" in capsys.readouterr().err  # the output name is checked before anything runs
+    for command in (["serve", str(path)], ["batch", str(path), str(tmp_path), "--out", str(tmp_path / "r.jsonl")]):
+        assert main([*command, "--trust", "--precision", "bf16"]) == 1  # load's options reach every version
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "torchscript has no BF16 mode" in err, err
     assert not ray.is_initialized()
 
 

@@ -64,6 +64,7 @@ def deploy(
     max_models_per_replica: int = 4,
     threads: int | None = None,
     engine: str = "auto",
+    precision: str = "fp32",
     cpus_per_replica: float = 1.0,
 ) -> tuple[str, dict[str, Model]]:
     """Deploy every version found in ``paths`` as the Serve application ``modelver``; returns (base URL, models).
@@ -79,13 +80,14 @@ def deploy(
         threads: intra-op threads of each loaded version (None: the engine's default).
         engine: ONNX bundles: the inference engine ``load`` runs them on (``"auto"``: as ``load`` picks it;
             ``registry.register_engine`` adds others).
+        precision: ``"fp32"`` or ``"bf16"`` (ONNX on OpenVINO, ``.pt2`` under torch.autocast), as ``load`` takes it.
         cpus_per_replica: CPUs Ray reserves for each replica.
     """
     if replicas < 1:
         raise ModelverError(f"--replicas must be at least 1, got {replicas}.")
     if max_models_per_replica < 1:
         raise ModelverError(f"--max-models-per-replica must be at least 1, got {max_models_per_replica}.")
-    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code}
+    load_options = {"threads": threads, "engine": engine, "trust_code": trust_code, "precision": precision}
     models = discover([os.fspath(p) for p in paths], load_options)  # a bad bundle fails before Ray starts
     connect(address)
     from ray import serve
