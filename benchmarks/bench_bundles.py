@@ -20,8 +20,8 @@ difference from eager's probabilities. Targets (batch 1): ONNX <= 0.6x eager for
 <= 0.4x for efficientnet_lite0.
 
 Reduced precision (``--no-precisions`` leaves it out): the ONNX bundle on OpenVINO in FP32
-and with its BF16 hint, and the INT8 bundle (``export_model(quantize="int8")``) on every
-installed engine; minilm_l6 (real weights, one sentence of 24 tokens, embeddings) joins the
+and with its BF16 hint, the ``.pt2`` bundle under ``torch.autocast`` (BF16) when pt2 is among
+the formats, and the INT8 bundle (``export_model(quantize="int8")``) on every installed engine; minilm_l6 (real weights, one sentence of 24 tokens, embeddings) joins the
 models. Every row shows its achieved GFLOP/s (the model's FLOPs per call / median time) and
 that as a fraction of this machine's peaks measured in the same run: a 4096 x 4096 matrix
 product in FP32, BF16 and INT8 (``_precision.py``), before and after the models, the better of the two.
@@ -77,13 +77,13 @@ def build(name: str) -> tuple[Any, Any, str]:
 
 
 def bundle_runner(
-    fmt: str, directory: Path, threads: int, device: str, spin: bool = False
+    fmt: str, directory: Path, threads: int, device: str, spin: bool = False, precision: str = "fp32"
 ) -> Callable[[np.ndarray], np.ndarray] | None:
     """A function pixels -> probabilities running the bundle in ``directory``; None if it cannot run on device."""
     from modelver_export.runtime import load
 
     if device == "cpu":
-        bundle = load(directory, threads=threads, spin=spin, trust_code=True)  # bundles it exported itself
+        bundle = load(directory, threads=threads, spin=spin, trust_code=True, precision=precision)  # its own bundles
         return lambda pixels: bundle.run(pixels)["probabilities"]
     import torch
     from modelver_export.registry import get_format
@@ -152,6 +152,13 @@ def bench_model(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any
             skipped[fmt] = "onnxruntime has no CUDAExecutionProvider here (pip install onnxruntime-gpu)"
         else:
             runners[fmt] = runner
+        if fmt == "pt2" and args.precisions and args.device == "cpu":  # BF16 through torch.autocast
+            from modelver_export.runtime.loaders import torch_has_bf16
+
+            if torch_has_bf16():
+                runners["pt2 bf16 torch"] = bundle_runner(fmt, result.path, args.threads, "cpu", precision="bf16")
+            else:
+                skipped["pt2 bf16 torch"] = "this CPU has no BF16 instructions"
     if args.precisions and args.device == "cpu":
         extra, why = precision_runners(
             name, weights, model, out, args.threads, onnx_dir, lambda b: (lambda x: b.run(x)["probabilities"])

@@ -10,8 +10,8 @@ the wall time grows with the load, the CPU time much less.
 efficientnet_lite0 uses its real weights; resnet50 synthetic ones unless its file is cached
 (export time does not depend on the values). ``onnx-int8`` is ``--format onnx --quantize int8``:
 its export time includes quantization and its check is the agreement check on every installed
-engine. Targets: ONNX export of efficientnet_lite0 <= 15 s; its quantized export (export and
-check) <= 60 s.
+engine. Targets: ONNX export of efficientnet_lite0 <= 15 s; its quantized export <= 60 s for
+the whole ``export_model`` call (quantization, the agreement check and the engine timings).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from _common import ROOT, require_device, run_python, save, table
 MODELS = ("efficientnet_lite0", "resnet50")
 FORMATS = ("onnx", "torchscript", "pt2", "onnx-int8")
 TARGETS = {("efficientnet_lite0", "onnx"): 15.0, ("efficientnet_lite0", "onnx-int8"): 60.0}  # seconds
-WHOLE = {"onnx-int8"}  # the target counts export and check: the check is part of what the quantized export does
+WHOLE = {"onnx-int8"}  # the target counts the whole export_model call: quantization and every check are part of it
 
 EXPORT = """
 import json, sys, tempfile, time
@@ -37,11 +37,11 @@ name, fmt = sys.argv[1:3]
 fmt, _, quantize = fmt.partition("-")
 model, weights, source = build(name)
 with tempfile.TemporaryDirectory() as out:
-    cpu = time.process_time()
+    cpu, wall = time.process_time(), time.perf_counter()
     (r,) = export_model(name, weights=weights, formats=fmt, out=out, model=model, progress=None,
                         quantize=quantize or None)
-    cpu = time.process_time() - cpu
-print(json.dumps({"export_s": r.seconds, "cpu_s": cpu, "check_s": (r.agreement or r.parity).get("seconds"),
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+print(json.dumps({"export_s": r.seconds, "cpu_s": cpu, "call_s": wall, "check_s": (r.agreement or r.parity).get("seconds"),
                   "max_abs_diff": r.max_abs_diff if not quantize else r.agreement["engines"],
                   "size_mb": r.size / 2**20, "values": source}))
 """
@@ -76,10 +76,11 @@ def main() -> None:
         check_s = statistics.median(r["check_s"] for r in runs)
         cpu_s = statistics.median(r["cpu_s"] for r in runs)
         target = TARGETS.get((name, fmt))
-        counted = export_s + check_s if fmt in WHOLE else export_s
+        call_s = statistics.median(r["call_s"] for r in runs)  # the whole export_model call, every check included
+        counted = call_s if fmt in WHOLE else export_s
         verdict = "" if target is None else f"<= {target:g} s: {'met' if counted <= target else 'MISSED'}"
         if fmt in WHOLE:
-            verdict = verdict and f"export + check {verdict}"
+            verdict = verdict and f"whole call {call_s:.1f} s {verdict}"
         quality = runs[0]["max_abs_diff"]
         diff = f"{quality:.1e}" if isinstance(quality, float) else "agreement: " + ", ".join(
             f"{engine} {'ok' if figures['passed'] else 'FAILED'}" for engine, figures in quality.items()
@@ -88,6 +89,7 @@ def main() -> None:
         results.setdefault(name, {"values": runs[0]["values"]})[fmt] = {
             "export_s": export_s, "check_s": check_s, "export_and_check_cpu_s": cpu_s, "size_mb": runs[0]["size_mb"],
             "max_abs_diff": runs[0]["max_abs_diff"], "samples_export_s": [r["export_s"] for r in runs],
+            "call_s": call_s,
         }
     print(f"\nExport time per format, median of {repeat} fresh processes (building the model not included)\n")
     headers = ["model", "format", "export s", "check s", "CPU s (both)", "size MiB", "max abs diff / agreement", "target"]
