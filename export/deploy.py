@@ -21,6 +21,18 @@ def _positive(value: str) -> int:
     return number
 
 
+def add_load_arguments(p: argparse.ArgumentParser) -> None:
+    """How every version is loaded (``modelver_export.runtime.load``): the same flags as ``modelver run``."""
+    p.add_argument(
+        "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
+        "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
+    )
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32",
+        help="bf16: ONNX bundles on OpenVINO, .pt2 under torch.autocast, on CPUs with BF16 (default fp32)",
+    )  # fmt: skip
+
+
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="BUNDLE_OR_REPO", help="bundle directories, Triton model repositories")
     p.add_argument("--replicas", type=_positive, default=1, help="replicas of the model deployment (default 1)")
@@ -30,14 +42,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-models-per-replica", type=_positive, default=4, help="versions each replica keeps loaded")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per loaded version")
     p.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs Ray reserves per replica (default 1)")
-    p.add_argument(
-        "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
-        "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
-    )
-    p.add_argument(
-        "--precision", choices=("fp32", "bf16"), default="fp32",
-        help="bf16: ONNX bundles on OpenVINO, .pt2 under torch.autocast, on CPUs with BF16 (default fp32)",
-    )  # fmt: skip
+    add_load_arguments(p)
     p.add_argument("--trust", action="store_true", help="also serve TorchScript / .pt2 bundles (they run code)")
     p.add_argument(
         "--detach", action="store_true", help="deploy and exit, leaving the application running (with --address)"
@@ -106,14 +111,7 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", default=None, help="Triton model directory: the version number (default highest)")
     p.add_argument("--threads", type=_positive, default=None, help="intra-op threads per worker")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs Ray reserves per worker (default 1)")
-    p.add_argument(
-        "--engine", default="auto", help="ONNX: the inference engine: auto (default, as `modelver run` picks it: "
-        "onnxruntime for FP32, the fastest at export for INT8), onnxruntime, openvino"
-    )
-    p.add_argument(
-        "--precision", choices=("fp32", "bf16"), default="fp32",
-        help="bf16: ONNX bundles on OpenVINO, .pt2 under torch.autocast, on CPUs with BF16 (default fp32)",
-    )  # fmt: skip
+    add_load_arguments(p)
     p.add_argument("--trust", action="store_true", help="also run TorchScript / .pt2 bundles (they run code)")
     p.set_defaults(func=cmd_batch)
 
